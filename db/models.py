@@ -1,0 +1,121 @@
+"""The tables. Every tenant-owned row carries ``tenant_id`` and every index on such a table
+starts with it and ends with the sort tie-breaker, so each list query is one index range."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from db.base import Base
+from db.types import Money, UTCDateTime
+
+
+class Tenant(Base):
+    __tablename__ = "tenants"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    # A ``limits`` rate string such as "100/minute"; NULL means the service default.
+    rate_limit: Mapped[str | None] = mapped_column(String(64))
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ApiKey(Base):
+    """An API key. The secret itself is never stored: only its SHA-256 digest."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Order(Base):
+    __tablename__ = "orders"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "reference_id"),
+        UniqueConstraint("tenant_id", "external_order_source", "external_order_id"),
+        Index("ix_orders_tenant_created", "tenant_id", "created_at", "id"),
+        Index("ix_orders_tenant_status_created", "tenant_id", "status", "created_at", "id"),
+        Index("ix_orders_tenant_updated", "tenant_id", "updated_at", "id"),
+        Index("ix_orders_tenant_amount", "tenant_id", "final_amount_cents", "id"),
+        Index("ix_orders_tenant_name", "tenant_id", "name", "id"),
+        Index("ix_orders_tenant_mobile", "tenant_id", "mobile", "id"),
+        Index("ix_orders_tenant_customer", "tenant_id", "mobile_digits", "created_at"),
+    )
+
+    # 24 hex characters, ObjectId-like: the first four bytes are the creation second.
+    id: Mapped[str] = mapped_column(String(24), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    reference_id: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    mobile: Mapped[str] = mapped_column(String(40))
+    # The mobile number's digits only: links "+91 98765 43210" and "919876543210".
+    mobile_digits: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str | None] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(254))
+    user_id: Mapped[str | None] = mapped_column(String(200))
+    final_amount: Mapped[Decimal] = mapped_column("final_amount_cents", Money())
+    delivery_method: Mapped[str] = mapped_column(String(100))
+    delivery_details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    product_customizations: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    payment_info: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    payment_status: Mapped[str | None] = mapped_column(String(50))
+    external_order_source: Mapped[str | None] = mapped_column(String(100))
+    external_order_id: Mapped[str | None] = mapped_column(String(200))
+    external_order_number: Mapped[str | None] = mapped_column(String(200))
+    notes: Mapped[str | None] = mapped_column(Text)
+    # Lower-cased text that ``searchTerm`` matches against (ids, name, mobile, email, ...).
+    search_text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Bumped by every change; the ETag / If-Match version.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    # Number of the last timeline event; incremented in the writing transaction so event
+    # ids stay gapless and unique per order under concurrent writers.
+    timeline_seq: Mapped[int] = mapped_column(Integer, default=0)
+
+    items: Mapped[list[OrderItem]] = relationship(
+        lazy="raise", order_by="OrderItem.position", cascade="all, delete-orphan"
+    )
+
+
+class OrderItem(Base):
+    __tablename__ = "order_items"
+    __table_args__ = (UniqueConstraint("order_id", "position"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    product_retailer_id: Mapped[str | None] = mapped_column(String(200))
+    sku: Mapped[str | None] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(200))
+    quantity: Mapped[int] = mapped_column(Integer)
+    price: Mapped[Decimal] = mapped_column("price_cents", Money())
+
+
+class TimelineEvent(Base):
+    """One entry of an order's append-only audit trail. Rows are only ever inserted."""
+
+    __tablename__ = "timeline_events"
+    __table_args__ = (UniqueConstraint("order_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text)
+    type: Mapped[str] = mapped_column(String(16))
+    metadata_: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSON)
+    actor: Mapped[str] = mapped_column(String(100))
+    # Set on the creation event and on status changes: these events are the order history.
+    status: Mapped[str | None] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

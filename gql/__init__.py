@@ -1,0 +1,1 @@
+"""The core: business rules (``gql.resolvers``) and the Strawberry schema over them."""

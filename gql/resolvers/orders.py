@@ -1,0 +1,201 @@
+"""Creating and reading orders."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from db.models import Order, OrderItem, TimelineEvent
+from gql.context import RequestContext
+from gql.errors import ConflictError, order_not_found
+from gql.resolvers import clock, listing, timeline
+from gql.resolvers.identifiers import is_object_id, new_object_id, new_reference_id
+from gql.resolvers.validation import NewOrder, digits_of, parse_new_order
+
+# Auto-generated reference ids have 36^4 suffixes per second: a clash is rare but possible.
+_REFERENCE_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class OrderPage:
+    orders: list[Order]
+    total: int
+    page: int
+    limit: int
+
+    @property
+    def total_pages(self) -> int:
+        return math.ceil(self.total / self.limit) if self.total else 0
+
+
+async def create_order(ctx: RequestContext, payload: Mapping[str, Any]) -> Order:
+    """Validate ``payload`` (REST field names) and store the order with its first event."""
+    new = parse_new_order(payload)
+    for attempt in range(_REFERENCE_ATTEMPTS):
+        try:
+            return await _insert(ctx, new)
+        except IntegrityError as error:
+            generated_clash = new.reference_id is None and "reference_id" in str(error.orig)
+            if generated_clash and attempt + 1 < _REFERENCE_ATTEMPTS:
+                continue
+            # Lost a race with a concurrent create: report it like the pre-check would.
+            async with ctx.db.reader() as session:
+                raise await _duplicate_of(session, ctx.tenant_id, new) or error from None
+    raise AssertionError("unreachable")
+
+
+async def _insert(ctx: RequestContext, new: NewOrder) -> Order:
+    at = clock.now()
+    async with ctx.db.writer() as session, session.begin():
+        duplicate = await _duplicate_of(session, ctx.tenant_id, new)
+        if duplicate:
+            raise duplicate
+        order = _build(ctx.tenant_id, new, at)
+        session.add(order)
+        session.add(timeline.append_to_new_order(order, timeline.order_created(order), ctx.actor, at))
+    return order
+
+
+def _build(tenant_id: str, new: NewOrder, at: Any) -> Order:
+    fields = new.fields
+    order = Order(
+        id=new_object_id(at),
+        tenant_id=tenant_id,
+        reference_id=new.reference_id or new_reference_id(at),
+        status=new.status,
+        mobile=new.mobile,
+        mobile_digits=digits_of(new.mobile),
+        name=fields.get("name"),
+        email=fields.get("email"),
+        user_id=fields.get("user_id"),
+        final_amount=new.final_amount,
+        delivery_method=fields.get("delivery_method", "Local Delivery"),
+        delivery_details=fields.get("delivery_details"),
+        product_customizations=fields.get("product_customizations"),
+        payment_info=fields.get("payment_info"),
+        payment_status=fields.get("payment_status"),
+        external_order_source=fields.get("external_order_source"),
+        external_order_id=fields.get("external_order_id"),
+        external_order_number=fields.get("external_order_number"),
+        notes=fields.get("notes"),
+        created_at=at,
+        updated_at=at,
+        version=1,
+        timeline_seq=0,
+    )
+    order.items = [
+        OrderItem(
+            position=position,
+            product_retailer_id=item.product_retailer_id,
+            sku=item.sku,
+            name=item.name,
+            quantity=item.quantity,
+            price=item.price,
+        )
+        for position, item in enumerate(new.items)
+    ]
+    order.search_text = search_text(order)
+    return order
+
+
+def search_text(order: Order) -> str:
+    """What ``searchTerm`` matches: the order's ids and customer fields, lower-cased."""
+    parts = (
+        order.id,
+        order.reference_id,
+        order.name,
+        order.mobile,
+        order.email,
+        order.external_order_id,
+        order.external_order_number,
+    )
+    return "\n".join(part.lower() for part in parts if part)
+
+
+async def _duplicate_of(
+    session: AsyncSession, tenant_id: str, new: NewOrder
+) -> ConflictError | None:
+    """A 409 naming the existing order if ``new`` repeats its referenceId or external id."""
+    source = new.fields.get("external_order_source")
+    external_id = new.fields.get("external_order_id")
+    clauses: list[ColumnElement[bool]] = []
+    if new.reference_id:
+        clauses.append(Order.reference_id == new.reference_id)
+    if source is not None and external_id is not None:
+        clauses.append(
+            (Order.external_order_source == source) & (Order.external_order_id == external_id)
+        )
+    if not clauses:
+        return None
+    existing = (
+        await session.execute(
+            select(Order.id, Order.reference_id)
+            .where(Order.tenant_id == tenant_id, or_(*clauses))
+            .limit(1)
+        )
+    ).first()
+    if existing is None:
+        return None
+    details = {"orderId": existing.id, "referenceId": existing.reference_id}
+    if new.reference_id and existing.reference_id == new.reference_id:
+        return ConflictError(
+            f"An order with referenceId {new.reference_id} already exists", details
+        )
+    return ConflictError(
+        f"An order for external order {source}/{external_id} already exists", details
+    )
+
+
+def _by_id_or_reference(tenant_id: str, order_id: str) -> ColumnElement[bool]:
+    # referenceIds can never look like an _id (see validation.reference_id), so at most
+    # one order matches.
+    match = Order.reference_id == order_id
+    if is_object_id(order_id):
+        match = or_(Order.id == order_id, match)
+    return (Order.tenant_id == tenant_id) & match
+
+
+async def find_order(ctx: RequestContext, order_id: str) -> Order | None:
+    """The tenant's order by ``_id`` or ``referenceId``, with its items; None if absent."""
+    async with ctx.db.reader() as session:
+        return await session.scalar(
+            select(Order)
+            .options(selectinload(Order.items))
+            .where(_by_id_or_reference(ctx.tenant_id, order_id))
+        )
+
+
+async def get_order(ctx: RequestContext, order_id: str) -> Order:
+    order = await find_order(ctx, order_id)
+    if order is None:
+        raise order_not_found(order_id)
+    return order
+
+
+async def order_history(ctx: RequestContext, order_id: str) -> list[TimelineEvent]:
+    async with ctx.db.reader() as session:
+        return (await timeline.history_of(session, [order_id]))[order_id]
+
+
+async def list_orders(
+    ctx: RequestContext, query: listing.OrderListQuery, *, with_items: bool = True
+) -> OrderPage:
+    conditions = listing.filters(ctx.tenant_id, query, ctx.principal.tenant_timezone)
+    statement = listing.page_statement(conditions, query)
+    if with_items:
+        statement = statement.options(selectinload(Order.items))
+    async with ctx.db.reader() as session:
+        orders = list(await session.scalars(statement))
+        if len(orders) < query.limit and (orders or query.page == 1):
+            # The last page tells the total without counting again.
+            total = query.offset + len(orders)
+        else:
+            total = await session.scalar(listing.count_statement(conditions)) or 0
+    return OrderPage(orders=orders, total=total, page=query.page, limit=query.limit)

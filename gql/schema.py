@@ -1,0 +1,100 @@
+"""The GraphQL schema: thin Query and Mutation fields that delegate to ``gql.resolvers``.
+
+``schema`` is what ``strawberry export-schema gql.schema:schema`` prints into
+``schema.graphql``; the server uses ``build_schema`` to add its limits and error handling.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import SchemaExtension
+from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext
+
+from gql.context import RequestContext
+from gql.enums import OrderStatus
+from gql.inputs import CreateOrderInput, OrderFilter, OrderSort, to_rest
+from gql.resolvers import listing, orders
+from gql.scalars import SCALAR_MAP
+from gql.types import Order, OrderPage
+
+Info = strawberry.Info[RequestContext]
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="An order by its id or referenceId; null when not found.")
+    async def order(self, info: Info, id: strawberry.ID) -> Order | None:
+        found = await orders.find_order(info.context, str(id))
+        if found is None:
+            return None
+        info.context.loaders.items.prime(found.id, found.items)
+        return Order.from_model(found)
+
+    @strawberry.field(description="A page of orders, filtered, searched and sorted.")
+    async def orders(
+        self,
+        info: Info,
+        filter: OrderFilter | None = None,
+        sort: OrderSort | None = None,
+        page: int = 1,
+        limit: int = 10,
+    ) -> OrderPage:
+        query = _list_query(filter or OrderFilter(), sort or OrderSort(), page, limit)
+        result = await orders.list_orders(info.context, query, with_items=False)
+        return OrderPage.from_result(result)
+
+
+def _list_query(
+    filter: OrderFilter, sort: OrderSort, page: int, limit: int
+) -> listing.OrderListQuery:
+    statuses: Sequence[OrderStatus] = filter.status or ()
+    # DateTime inputs may be plain dates (a whole day); see gql.scalars.
+    start: date | datetime | None = filter.start_date
+    end: date | datetime | None = filter.end_date
+    return listing.OrderListQuery(
+        statuses=tuple(status.value for status in statuses),
+        start=start,
+        end=end,
+        search=filter.search_term,
+        sort_by=sort.field.value,
+        descending=sort.direction.value == "desc",
+        page=page,
+        limit=limit,
+    ).validated()
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(description="Create an order (REST: POST /v1/orders).")
+    async def create_order(self, info: Info, input: CreateOrderInput) -> Order:
+        created = await orders.create_order(info.context, to_rest(input))
+        info.context.loaders.items.prime(created.id, created.items)
+        return Order.from_model(created)
+
+
+class Schema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        # gql.extensions.ErrorCodes logs the unexpected errors with their tracebacks;
+        # client errors are answers, not incidents.
+        return None
+
+
+def build_schema(
+    extensions: Sequence[type[SchemaExtension] | SchemaExtension] = (),
+) -> strawberry.Schema:
+    return Schema(
+        query=Query,
+        mutation=Mutation,
+        config=StrawberryConfig(scalar_map=SCALAR_MAP),
+        extensions=list(extensions),
+    )
+
+
+schema = build_schema()

@@ -1,0 +1,227 @@
+"""GraphQL output types, each built from an ORM row with ``from_model``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import strawberry
+from strawberry.scalars import JSON
+
+from db import models
+from gql.context import RequestContext
+from gql.enums import OrderStatus, TimelineEventType
+from gql.resolvers.identifiers import event_id
+from gql.resolvers.orders import OrderPage as OrderPageResult
+from gql.resolvers.validation import timestamp
+
+
+def _decimal(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(str(value))
+
+
+def _instant(value: Any) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(timestamp(value, "timestamp"))
+
+
+@strawberry.type
+class ProductItem:
+    product_retailer_id: str | None
+    sku: str | None
+    name: str
+    quantity: int
+    price: Decimal
+    line_total: Decimal
+
+    @classmethod
+    def from_model(cls, item: models.OrderItem) -> ProductItem:
+        return cls(
+            product_retailer_id=item.product_retailer_id,
+            sku=item.sku,
+            name=item.name,
+            quantity=item.quantity,
+            price=item.price,
+            line_total=item.price * item.quantity,
+        )
+
+
+@strawberry.type
+class GeoPoint:
+    lat: float
+    lng: float
+
+
+@strawberry.type
+class DeliveryDetails:
+    recipient_name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    alternate_phone: str | None = None
+    address: str | None = None
+    notes: str | None = None
+    location: GeoPoint | None = None
+    tracking_number: str | None = None
+    estimated_delivery: datetime | None = None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> DeliveryDetails | None:
+        if data is None:
+            return None
+        location = data.get("location")
+        return cls(
+            recipient_name=data.get("recipient_name"),
+            email=data.get("email"),
+            phone=data.get("phone"),
+            alternate_phone=data.get("alternate_phone"),
+            address=data.get("address"),
+            notes=data.get("notes"),
+            location=GeoPoint(lat=location["lat"], lng=location["lng"]) if location else None,
+            tracking_number=data.get("tracking_number"),
+            estimated_delivery=_instant(data.get("estimated_delivery")),
+        )
+
+
+@strawberry.type
+class PaymentInfo:
+    status: str | None = None
+    amount: Decimal | None = None
+    currency: str | None = None
+    payment_id: str | None = None
+    method: str | None = None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> PaymentInfo | None:
+        if data is None:
+            return None
+        return cls(
+            status=data.get("status"),
+            amount=_decimal(data.get("amount")),
+            currency=data.get("currency"),
+            payment_id=data.get("payment_id"),
+            method=data.get("method"),
+        )
+
+
+@strawberry.type
+class StatusChange:
+    status: OrderStatus
+    timestamp: datetime
+    note: str | None
+
+    @classmethod
+    def from_model(cls, event: models.TimelineEvent) -> StatusChange:
+        assert event.status is not None
+        return cls(
+            status=OrderStatus(event.status),
+            timestamp=event.created_at,
+            note=(event.metadata_ or {}).get("note"),
+        )
+
+
+@strawberry.type
+class TimelineEvent:
+    id: strawberry.ID
+    title: str
+    description: str | None
+    type: TimelineEventType
+    timestamp: datetime
+    metadata: JSON | None
+    actor: str
+
+    @classmethod
+    def from_model(cls, event: models.TimelineEvent) -> TimelineEvent:
+        return cls(
+            id=strawberry.ID(event_id(event.seq)),
+            title=event.title,
+            description=event.description,
+            type=TimelineEventType(event.type),
+            timestamp=event.created_at,
+            metadata=JSON(event.metadata_) if event.metadata_ is not None else None,
+            actor=event.actor,
+        )
+
+
+@strawberry.type
+class Order:
+    id: strawberry.ID
+    reference_id: str
+    status: OrderStatus
+    mobile: str
+    name: str | None
+    email: str | None
+    user_id: str | None
+    final_amount: Decimal
+    delivery_method: str
+    delivery_details: DeliveryDetails | None
+    product_customizations: JSON | None
+    payment_info: PaymentInfo | None
+    payment_status: str | None
+    external_order_source: str | None
+    external_order_id: str | None
+    external_order_number: str | None
+    notes: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    @strawberry.field
+    async def product_items(self, info: strawberry.Info[RequestContext]) -> list[ProductItem]:
+        items = await info.context.loaders.items.load(str(self.id))
+        return [ProductItem.from_model(item) for item in items]
+
+    @strawberry.field(description="Status changes, the initial status included (REST order_history).")
+    async def history(self, info: strawberry.Info[RequestContext]) -> list[StatusChange]:
+        events = await info.context.loaders.history.load(str(self.id))
+        return [StatusChange.from_model(event) for event in events]
+
+    @strawberry.field(description="Every timeline event of the order, oldest first.")
+    async def timeline(self, info: strawberry.Info[RequestContext]) -> list[TimelineEvent]:
+        events = await info.context.loaders.timeline.load(str(self.id))
+        return [TimelineEvent.from_model(event) for event in events]
+
+    @classmethod
+    def from_model(cls, order: models.Order) -> Order:
+        return cls(
+            id=strawberry.ID(order.id),
+            reference_id=order.reference_id,
+            status=OrderStatus(order.status),
+            mobile=order.mobile,
+            name=order.name,
+            email=order.email,
+            user_id=order.user_id,
+            final_amount=order.final_amount,
+            delivery_method=order.delivery_method,
+            delivery_details=DeliveryDetails.from_json(order.delivery_details),
+            product_customizations=(
+                JSON(order.product_customizations)
+                if order.product_customizations is not None
+                else None
+            ),
+            payment_info=PaymentInfo.from_json(order.payment_info),
+            payment_status=order.payment_status,
+            external_order_source=order.external_order_source,
+            external_order_id=order.external_order_id,
+            external_order_number=order.external_order_number,
+            notes=order.notes,
+            created_at=order.created_at,
+            updated_at=order.updated_at,
+        )
+
+
+@strawberry.type
+class OrderPage:
+    orders: list[Order]
+    total: int
+    total_pages: int
+    page: int
+    limit: int
+
+    @classmethod
+    def from_result(cls, result: OrderPageResult) -> OrderPage:
+        return cls(
+            orders=[Order.from_model(order) for order in result.orders],
+            total=result.total,
+            total_pages=result.total_pages,
+            page=result.page,
+            limit=result.limit,
+        )

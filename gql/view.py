@@ -1,0 +1,27 @@
+"""The Strawberry ASGI view, wired to the per-request context the auth middleware made."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+
+from gql.context import Principal, RequestContext
+
+
+class GraphQLView(GraphQL[RequestContext, None]):
+    async def get_context(
+        self, request: Request | WebSocket, response: Response | WebSocket
+    ) -> RequestContext:
+        principal: Principal = request.scope["state"]["principal"]
+        return RequestContext(principal=principal, db=request.app.state.db)
+
+    def encode_json(self, data: object) -> bytes:
+        return orjson.dumps(data)
+
+    def decode_json(self, data: str | bytes) -> Any:
+        return orjson.loads(data)

@@ -1,0 +1,1 @@
+"""Operations around the service: configuration, tenants and keys, the command line."""

@@ -1,0 +1,72 @@
+"""Every setting of the service, read from the environment (and an optional ``.env``) in one place.
+
+The README's "Settings" table documents each field below; the environment variable is the
+field name in upper case.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./orders.db"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    database_url: str = DEFAULT_DATABASE_URL
+    orders_api_env: Literal["development", "production"] = "development"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # ``None`` means: migrate on start when the database is the embedded SQLite default.
+    auto_migrate: bool | None = None
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    rate_limit_storage_uri: str = "memory://"
+    rate_limit_default: str = "100/minute"
+    graphql_max_depth: int = Field(default=10, ge=1)
+    graphql_max_aliases: int = Field(default=30, ge=1)
+    graphql_max_tokens: int = Field(default=2000, ge=10)
+    graphql_introspection: bool | None = None
+    graphql_ide: bool | None = None
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        # People paste the URL their other tools use; pick the async driver for them.
+        if value.startswith(("postgres://", "postgresql://")):
+            return "postgresql+asyncpg://" + value.split("://", 1)[1]
+        if value.startswith("sqlite:///"):
+            return "sqlite+aiosqlite:///" + value.split(":///", 1)[1]
+        return value
+
+    @property
+    def is_production(self) -> bool:
+        return self.orders_api_env == "production"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def migrate_on_start(self) -> bool:
+        return self.is_sqlite if self.auto_migrate is None else self.auto_migrate
+
+    @property
+    def introspection_enabled(self) -> bool:
+        if self.graphql_introspection is None:
+            return not self.is_production
+        return self.graphql_introspection
+
+    @property
+    def graphiql_enabled(self) -> bool:
+        return not self.is_production if self.graphql_ide is None else self.graphql_ide
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

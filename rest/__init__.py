@@ -1,0 +1,1 @@
+"""HTTP: the Starlette application, the REST compatibility layer and the middleware."""

@@ -1,0 +1,102 @@
+"""The ASGI application: ``/graphql``, the ``/v1`` REST layer, health checks, middleware,
+and the lifespan that owns the database."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.routing import Route
+
+import strawberry
+from db import migrate
+from db.engine import Database
+from gql.errors import DomainError
+from gql.extensions import ErrorCodes
+from gql.schema import build_schema
+from gql.view import GraphQLView
+from orders_api import tenants
+from orders_api.config import Settings, get_settings
+from rest.errors import domain_error_handler, http_error_handler
+from rest.middleware import AuthMiddleware, BodyLimitMiddleware, RequestIdMiddleware
+from rest.routes import ROUTES
+
+log = logging.getLogger("orders_api")
+
+
+class StartupError(RuntimeError):
+    """The server must not start; the message says what to do."""
+
+
+def build_graphql_schema(settings: Settings) -> strawberry.Schema:
+    return build_schema(extensions=[ErrorCodes])
+
+
+async def prepare_database(db: Database, settings: Settings) -> None:
+    """Migrate (embedded default) or verify the schema, then make the first tenant."""
+    if settings.migrate_on_start:
+        await migrate.upgrade(db.engine)
+    current = await migrate.current_revision(db.engine)
+    expected = migrate.head_revision()
+    if current != expected:
+        raise StartupError(
+            f"The database schema is at revision {current or '(empty)'} but this version of "
+            f"the service needs {expected}. Run `orders-api migrate` (alembic upgrade head) "
+            "first, or set AUTO_MIGRATE=true."
+        )
+    if not settings.is_production:
+        issued = await tenants.bootstrap_default_tenant(db)
+        if issued is not None:
+            print(
+                "\n  First run: created tenant 'default'. Its API key (shown only once):\n\n"
+                f"    {issued.api_key}\n\n"
+                "  Try: curl -H 'x-tenant-api-key: <key>' "
+                f"http://{settings.host}:{settings.port}/v1/orders\n",
+                file=sys.stdout,
+                flush=True,
+            )
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        db = Database.connect(settings.database_url)
+        try:
+            await prepare_database(db, settings)
+        except BaseException:
+            await db.dispose()
+            raise
+        app.state.db = db
+        app.state.settings = settings
+        try:
+            yield
+        finally:
+            await db.dispose()
+
+    graphql = GraphQLView(
+        build_graphql_schema(settings),
+        graphql_ide="graphiql" if settings.graphiql_enabled else None,
+        allow_queries_via_get=True,
+    )
+    handlers: dict[Any, Any] = {
+        DomainError: domain_error_handler,
+        HTTPException: http_error_handler,
+    }
+    return Starlette(
+        routes=[*ROUTES, Route("/graphql", graphql, methods=["GET", "POST"])],
+        middleware=[
+            Middleware(RequestIdMiddleware),
+            Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
+            Middleware(AuthMiddleware),
+        ],
+        exception_handlers=handlers,
+        lifespan=lifespan,
+    )

@@ -1,0 +1,16 @@
+"""The route table. ``/v1/orders/stats`` and ``/v1/orders/export`` must stay above
+``/v1/orders/{order_id}``: Starlette takes the first route that matches."""
+
+from __future__ import annotations
+
+from starlette.routing import BaseRoute, Route
+
+from rest import health
+from rest.endpoints import OrderCollection, OrderResource
+
+ROUTES: list[BaseRoute] = [
+    Route("/healthz", health.healthz, methods=["GET"]),
+    Route("/readyz", health.readyz, methods=["GET"]),
+    Route("/v1/orders", OrderCollection),
+    Route("/v1/orders/{order_id}", OrderResource),
+]
