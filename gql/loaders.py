@@ -34,12 +34,8 @@ async def items_of(session: AsyncSession, order_ids: list[str]) -> dict[str, lis
 class Loaders:
     def __init__(self, ctx: RequestContext) -> None:
         self.items: DataLoader[str, list[OrderItem]] = self._grouped(ctx, items_of)
-        self.history: DataLoader[str, list[TimelineEvent]] = self._grouped(
-            ctx, timeline.history_of
-        )
-        self.timeline: DataLoader[str, list[TimelineEvent]] = self._grouped(
-            ctx, timeline.events_of
-        )
+        self.history: DataLoader[str, list[TimelineEvent]] = self._grouped(ctx, timeline.history_of)
+        self.timeline: DataLoader[str, list[TimelineEvent]] = self._grouped(ctx, timeline.events_of)
 
     @staticmethod
     def _grouped(

@@ -49,7 +49,7 @@ DATETIME = strawberry.scalar(
 )
 DECIMAL = strawberry.scalar(
     name="Decimal",
-    description="An exact decimal amount as a string, e.g. \"2497.00\"",
+    description='An exact decimal amount as a string, e.g. "2497.00"',
     serialize=_serialize_decimal,
     parse_value=_parse_decimal,
 )

@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 
 import strawberry
@@ -87,7 +87,7 @@ class Schema(strawberry.Schema):
 
 
 def build_schema(
-    extensions: Sequence[type[SchemaExtension] | SchemaExtension] = (),
+    extensions: Sequence[type[SchemaExtension] | Callable[[], SchemaExtension]] = (),
 ) -> strawberry.Schema:
     return Schema(
         query=Query,

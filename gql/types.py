@@ -169,7 +169,9 @@ class Order:
         items = await info.context.loaders.items.load(str(self.id))
         return [ProductItem.from_model(item) for item in items]
 
-    @strawberry.field(description="Status changes, the initial status included (REST order_history).")
+    @strawberry.field(
+        description="Status changes, the initial status included (REST order_history)."
+    )
     async def history(self, info: strawberry.Info[RequestContext]) -> list[StatusChange]:
         events = await info.context.loaders.history.load(str(self.id))
         return [StatusChange.from_model(event) for event in events]

@@ -62,6 +62,8 @@ def serve(
     settings = get_settings()
     # Workers read their settings from the environment: hand them the chosen address too.
     os.environ["HOST"], os.environ["PORT"] = host or settings.host, str(port or settings.port)
+    get_settings.cache_clear()
+    settings = get_settings()
     if settings.migrate_on_start:
         # Once, before any worker starts, so workers never race to create tables.
         _run(lambda db: migrations.upgrade(db.engine), migrate_first=False)
@@ -102,8 +104,7 @@ def tenant_create(
     _print(
         {"tenant_id": issued.tenant_id, "key_id": issued.key_id, "api_key": issued.api_key},
         as_json,
-        f"tenant {name} created ({issued.tenant_id})\n"
-        f"API key (shown only once): {issued.api_key}",
+        f"tenant {name} created ({issued.tenant_id})\nAPI key (shown only once): {issued.api_key}",
     )
 
 
@@ -121,7 +122,9 @@ def tenant_set_rate_limit(
 @key_app.command("create")
 def key_create(
     tenant: Annotated[str, typer.Argument(help="Tenant name or id.")],
-    name: Annotated[str, typer.Option(help="A name for the key; recorded as the actor.")] = "default",
+    name: Annotated[
+        str, typer.Option(help="A name for the key; recorded as the actor.")
+    ] = "default",
     as_json: JsonOption = False,
 ) -> None:
     """Create an API key for a tenant (printed once)."""

@@ -164,7 +164,7 @@ async def authenticate(db: Database, presented: str) -> Principal | None:
         ).first()
     if row is None:
         return None
-    key, tenant = row.tuple()
+    key, tenant = row[0], row[1]
     if not hmac.compare_digest(key.secret_hash, _digest(secret)) or key.revoked_at is not None:
         return None
     return Principal(

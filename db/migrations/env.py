@@ -12,9 +12,9 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
+from db import models  # noqa: F401  (registers the tables on Base.metadata)
 from db.base import Base
 from db.engine import create_engine
-from db import models  # noqa: F401  (registers the tables on Base.metadata)
 from orders_api.config import get_settings
 
 config = context.config

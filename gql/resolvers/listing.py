@@ -73,9 +73,7 @@ class OrderListQuery:
                 f"searchTerm must be at most {MAX_SEARCH_LENGTH} characters",
                 {"field": "searchTerm"},
             )
-        return replace(
-            self, search=search or None, statuses=tuple(dict.fromkeys(self.statuses))
-        )
+        return replace(self, search=search or None, statuses=tuple(dict.fromkeys(self.statuses)))
 
     @property
     def offset(self) -> int:
@@ -93,9 +91,7 @@ def parse_list_params(
         )
     statuses: tuple[str, ...] = ()
     if params.get("status"):
-        statuses = tuple(
-            parse_status(part) for part in params["status"].split(",") if part.strip()
-        )
+        statuses = tuple(parse_status(part) for part in params["status"].split(",") if part.strip())
     direction = params.get("sortDirection", "desc").strip().lower()
     if direction not in ("asc", "desc"):
         raise ValidationError("sortDirection must be asc or desc", {"field": "sortDirection"})

@@ -59,7 +59,9 @@ async def _insert(ctx: RequestContext, new: NewOrder) -> Order:
             raise duplicate
         order = _build(ctx.tenant_id, new, at)
         session.add(order)
-        session.add(timeline.append_to_new_order(order, timeline.order_created(order), ctx.actor, at))
+        session.add(
+            timeline.append_to_new_order(order, timeline.order_created(order), ctx.actor, at)
+        )
     return order
 
 

@@ -48,9 +48,7 @@ def text(value: Any, name: str, max_length: int) -> str:
     if not isinstance(value, str):
         raise ValidationError(f"{name} must be a string", {"field": name})
     if len(value) > max_length:
-        raise ValidationError(
-            f"{name} must be at most {max_length} characters", {"field": name}
-        )
+        raise ValidationError(f"{name} must be at most {max_length} characters", {"field": name})
     return value
 
 
@@ -87,9 +85,7 @@ def quantity(value: Any, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValidationError(f"{name} must be a whole number", {"field": name})
     if not 1 <= value <= MAX_QUANTITY:
-        raise ValidationError(
-            f"{name} must be between 1 and {MAX_QUANTITY}", {"field": name}
-        )
+        raise ValidationError(f"{name} must be between 1 and {MAX_QUANTITY}", {"field": name})
     return value
 
 
