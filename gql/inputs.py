@@ -12,7 +12,7 @@ from typing import Any
 import strawberry
 from strawberry.scalars import JSON
 
-from gql.enums import OrderSortField, OrderStatus, SortDirection
+from gql.enums import OrderSortField, OrderStatus, SortDirection, TimelineEventType
 
 # Python attribute -> REST field name, where they differ.
 _REST_NAMES = {"reference_id": "referenceId"}
@@ -74,6 +74,37 @@ class CreateOrderInput:
     external_order_id: str | None = strawberry.UNSET
     external_order_number: str | None = strawberry.UNSET
     notes: str | None = strawberry.UNSET
+
+
+@strawberry.input(
+    description="Fields to change; omitted fields stay as they are, null clears an optional "
+    "one. deliveryDetails and paymentInfo are merged key by key; productItems is replaced."
+)
+class UpdateOrderInput:
+    status: OrderStatus | None = strawberry.UNSET
+    mobile: str | None = strawberry.UNSET
+    name: str | None = strawberry.UNSET
+    email: str | None = strawberry.UNSET
+    user_id: str | None = strawberry.UNSET
+    notes: str | None = strawberry.UNSET
+    delivery_method: str | None = strawberry.UNSET
+    delivery_details: DeliveryDetailsInput | None = strawberry.UNSET
+    payment_status: str | None = strawberry.UNSET
+    payment_info: PaymentInfoInput | None = strawberry.UNSET
+    product_items: list[ProductItemInput] | None = strawberry.UNSET
+    final_amount: Decimal | None = strawberry.UNSET
+    product_customizations: JSON | None = strawberry.UNSET
+    external_order_source: str | None = strawberry.UNSET
+    external_order_id: str | None = strawberry.UNSET
+    external_order_number: str | None = strawberry.UNSET
+
+
+@strawberry.input
+class TimelineEventInput:
+    title: str
+    description: str | None = strawberry.UNSET
+    type: TimelineEventType | None = strawberry.UNSET
+    metadata: JSON | None = strawberry.UNSET
 
 
 @strawberry.input

@@ -15,12 +15,20 @@ from strawberry.extensions import SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
+from db import models
 from gql.context import RequestContext
 from gql.enums import OrderStatus
-from gql.inputs import CreateOrderInput, OrderFilter, OrderSort, to_rest
-from gql.resolvers import listing, orders
+from gql.inputs import (
+    CreateOrderInput,
+    OrderFilter,
+    OrderSort,
+    TimelineEventInput,
+    UpdateOrderInput,
+    to_rest,
+)
+from gql.resolvers import lifecycle, listing, orders
 from gql.scalars import SCALAR_MAP
-from gql.types import Order, OrderPage
+from gql.types import Order, OrderPage, TimelineEvent
 
 Info = strawberry.Info[RequestContext]
 
@@ -48,6 +56,11 @@ class Query:
         result = await orders.list_orders(info.context, query, with_items=False)
         return OrderPage.from_result(result)
 
+    @strawberry.field(description="An order's timeline, oldest first (REST GET .../timeline).")
+    async def order_timeline(self, info: Info, order_id: strawberry.ID) -> list[TimelineEvent]:
+        events = await lifecycle.order_timeline(info.context, str(order_id))
+        return [TimelineEvent.from_model(event) for event in events]
+
 
 def _list_query(
     filter: OrderFilter, sort: OrderSort, page: int, limit: int
@@ -73,8 +86,47 @@ class Mutation:
     @strawberry.mutation(description="Create an order (REST: POST /v1/orders).")
     async def create_order(self, info: Info, input: CreateOrderInput) -> Order:
         created = await orders.create_order(info.context, to_rest(input))
-        info.context.loaders.items.prime(created.id, created.items)
-        return Order.from_model(created)
+        return _changed(info, created)
+
+    @strawberry.mutation(description="Change order fields (REST: PUT /v1/orders/{id}).")
+    async def update_order(
+        self,
+        info: Info,
+        id: strawberry.ID,
+        updates: UpdateOrderInput,
+        expected_version: int | None = None,
+    ) -> Order:
+        updated = await lifecycle.update_order(
+            info.context, str(id), to_rest(updates), expected_version
+        )
+        return _changed(info, updated)
+
+    @strawberry.mutation(description="Move an order to a status (REST: PUT .../status).")
+    async def update_order_status(
+        self,
+        info: Info,
+        id: strawberry.ID,
+        status: OrderStatus,
+        note: str | None = None,
+        expected_version: int | None = None,
+    ) -> Order:
+        updated = await lifecycle.change_status(
+            info.context, str(id), status.value, note, expected_version
+        )
+        return _changed(info, updated)
+
+    @strawberry.mutation(description="Add a custom timeline event (REST: POST .../timeline).")
+    async def add_timeline_event(
+        self, info: Info, order_id: strawberry.ID, event: TimelineEventInput
+    ) -> TimelineEvent:
+        added = await lifecycle.add_timeline_event(info.context, str(order_id), to_rest(event))
+        return TimelineEvent.from_model(added)
+
+
+def _changed(info: Info, order: models.Order) -> Order:
+    # The mutation already holds the items: spare the loader a query.
+    info.context.loaders.items.prime(order.id, order.items)
+    return Order.from_model(order)
 
 
 class Schema(strawberry.Schema):

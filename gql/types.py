@@ -163,6 +163,9 @@ class Order:
     notes: str | None
     created_at: datetime
     updated_at: datetime
+    version: int = strawberry.field(
+        description="Bumped by every change; pass it as expectedVersion to mutations."
+    )
 
     @strawberry.field
     async def product_items(self, info: strawberry.Info[RequestContext]) -> list[ProductItem]:
@@ -207,6 +210,7 @@ class Order:
             notes=order.notes,
             created_at=order.created_at,
             updated_at=order.updated_at,
+            version=order.version,
         )
 
 

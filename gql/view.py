@@ -7,6 +7,7 @@ from typing import Any
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 
@@ -14,6 +15,15 @@ from gql.context import Principal, RequestContext
 
 
 class GraphQLView(GraphQL[RequestContext, None]):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # The one request the auth middleware lets through without a key is a browser
+        # asking for the GraphiQL page: serve it without building a context.
+        if scope["type"] == "http" and "principal" not in scope.get("state", {}):
+            response = await self.render_graphql_ide(Request(scope, receive))
+            await response(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> RequestContext:

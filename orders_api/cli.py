@@ -17,6 +17,7 @@ from gql.errors import DomainError
 from gql.resolvers.timestamps import format_utc
 from orders_api import tenants
 from orders_api.config import get_settings
+from orders_api.logs import log_config
 
 app = typer.Typer(help="Order Management API: server and administration.", no_args_is_help=True)
 tenant_app = typer.Typer(help="Manage tenants.", no_args_is_help=True)
@@ -73,6 +74,9 @@ def serve(
         port=port or settings.port,
         workers=workers,
         log_level=settings.log_level,
+        log_config=log_config(settings.log_level),
+        # orders_api.access logs one line per request, with request id and tenant.
+        access_log=False,
         timeout_graceful_shutdown=30,
     )
 

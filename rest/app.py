@@ -95,7 +95,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         middleware=[
             Middleware(RequestIdMiddleware),
             Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
-            Middleware(AuthMiddleware),
+            Middleware(AuthMiddleware, graphiql_public=settings.graphiql_enabled),
         ],
         exception_handlers=handlers,
         lifespan=lifespan,

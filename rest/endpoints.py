@@ -13,9 +13,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gql.context import RequestContext
-from gql.errors import ValidationError
-from gql.resolvers import listing, orders
-from rest.representation import order_json
+from gql.errors import PreconditionFailedError, ValidationError
+from gql.resolvers import lifecycle, listing, orders
+from gql.resolvers.identifiers import event_id
+from gql.resolvers.validation import reject_unknown
+from rest.representation import event_json, order_json
 from rest.responses import JSONResponse
 
 
@@ -31,6 +33,35 @@ async def json_body(request: Request) -> Any:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as error:
         raise ValidationError(f"Request body is not valid JSON: {error}") from None
+
+
+async def json_object_body(request: Request, known: tuple[str, ...], required: str) -> Any:
+    """A JSON object body with only the ``known`` keys, where ``required`` is present."""
+    body = await json_body(request)
+    if not isinstance(body, dict) or body.get(required) is None:
+        raise ValidationError(
+            f"Request body must be a JSON object with {required!r}", {"field": required}
+        )
+    reject_unknown(body, dict.fromkeys(known), "")
+    return body
+
+
+def expected_version(request: Request) -> int | None:
+    """The version an ``If-Match`` header asks for (None: no precondition)."""
+    raw = request.headers.get("if-match")
+    if raw is None or raw.strip() == "*":
+        return None
+    tag = raw.strip().removeprefix("W/").strip('"')
+    if not tag.isdigit():
+        raise PreconditionFailedError(
+            f"If-Match {raw!r} matches no version of this order: send the ETag of a GET",
+            {"ifMatch": raw},
+        )
+    return int(tag)
+
+
+def etag(version: int) -> dict[str, str]:
+    return {"ETag": f'"{version}"'}
 
 
 def query_params(request: Request) -> dict[str, str]:
@@ -73,4 +104,62 @@ class OrderResource(HTTPEndpoint):
         ctx = context_of(request)
         order = await orders.get_order(ctx, request.path_params["order_id"])
         history = await orders.order_history(ctx, order.id)
-        return JSONResponse(order_json(order, history), headers={"ETag": f'"{order.version}"'})
+        return JSONResponse(order_json(order, history), headers=etag(order.version))
+
+    async def put(self, request: Request) -> Response:
+        ctx = context_of(request)
+        body = await json_object_body(request, ("updates",), "updates")
+        order = await lifecycle.update_order(
+            ctx, request.path_params["order_id"], body["updates"], expected_version(request)
+        )
+        history = await orders.order_history(ctx, order.id)
+        return JSONResponse(
+            {
+                "success": True,
+                "message": "Order updated successfully",
+                "order": order_json(order, history),
+            },
+            headers=etag(order.version),
+        )
+
+
+class OrderStatus(HTTPEndpoint):
+    """``/v1/orders/{order_id}/status``"""
+
+    async def put(self, request: Request) -> Response:
+        body = await json_object_body(request, ("status", "note"), "status")
+        order = await lifecycle.change_status(
+            context_of(request),
+            request.path_params["order_id"],
+            body["status"],
+            body.get("note"),
+            expected_version(request),
+        )
+        return JSONResponse(
+            {"success": True, "message": f"Order status updated to {order.status}"},
+            headers=etag(order.version),
+        )
+
+
+class OrderTimeline(HTTPEndpoint):
+    """``/v1/orders/{order_id}/timeline``"""
+
+    async def get(self, request: Request) -> Response:
+        events = await lifecycle.order_timeline(
+            context_of(request), request.path_params["order_id"]
+        )
+        return JSONResponse([event_json(event) for event in events])
+
+    async def post(self, request: Request) -> Response:
+        body = await json_object_body(request, ("event",), "event")
+        event = await lifecycle.add_timeline_event(
+            context_of(request), request.path_params["order_id"], body["event"]
+        )
+        return JSONResponse(
+            {
+                "success": True,
+                "message": "Timeline event added successfully",
+                "eventId": event_id(event.seq),
+            },
+            status_code=201,
+        )

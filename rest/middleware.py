@@ -13,7 +13,6 @@ import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -134,14 +133,16 @@ class AuthMiddleware:
         app: ASGIApp,
         cache_seconds: float = 5.0,
         authenticate: Authenticator = tenants.authenticate,
+        graphiql_public: bool = True,
     ) -> None:
         self.app = app
+        self.graphiql_public = graphiql_public
         self.cache_seconds = cache_seconds
         self.authenticate = authenticate
         self._cache: dict[str, tuple[float, Principal]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or _is_public(scope):
+        if scope["type"] != "http" or _is_public(scope, self.graphiql_public):
             await self.app(scope, receive, send)
             return
         presented = Headers(scope=scope).get("x-tenant-api-key", "").strip()
@@ -166,17 +167,17 @@ class AuthMiddleware:
         return principal
 
 
-def _is_public(scope: Scope) -> bool:
+def _is_public(scope: Scope, graphiql_public: bool) -> bool:
     path: str = scope["path"]
     if path in PUBLIC_PATHS:
         return True
     # The GraphiQL page itself (a browser GET without a query) needs no key; the
     # operations it then sends do.
-    if path == "/graphql" and scope["method"] == "GET" and not scope.get("query_string"):
+    if (
+        graphiql_public
+        and path == "/graphql"
+        and scope["method"] == "GET"
+        and not scope.get("query_string")
+    ):
         return "text/html" in Headers(scope=scope).get("accept", "")
     return False
-
-
-def state_of(scope: Scope) -> dict[str, Any]:
-    state: dict[str, Any] = scope.setdefault("state", {})
-    return state

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from db.models import Order, OrderItem, TimelineEvent
@@ -34,7 +35,7 @@ def order_json(order: Order, history: list[TimelineEvent] | None = None) -> dict
         "delivery_details": order.delivery_details,
         "product_items": [item_json(item) for item in order.items],
         "product_customizations": order.product_customizations,
-        "payment_info": order.payment_info,
+        "payment_info": payment_info_json(order.payment_info),
         "payment_status": order.payment_status,
         "external_order_source": order.external_order_source,
         "external_order_id": order.external_order_id,
@@ -46,6 +47,13 @@ def order_json(order: Order, history: list[TimelineEvent] | None = None) -> dict
     if history is not None:
         body["order_history"] = [history_entry_json(event) for event in history]
     return body
+
+
+def payment_info_json(info: dict[str, Any] | None) -> dict[str, Any] | None:
+    # The amount is kept as exact decimal text inside the JSON column; REST shows numbers.
+    if info is None or info.get("amount") is None:
+        return info
+    return {**info, "amount": Decimal(info["amount"])}
 
 
 def history_entry_json(event: TimelineEvent) -> dict[str, Any]:

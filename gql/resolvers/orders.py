@@ -17,7 +17,7 @@ from gql.context import RequestContext
 from gql.errors import ConflictError, order_not_found
 from gql.resolvers import clock, listing, timeline
 from gql.resolvers.identifiers import is_object_id, new_object_id, new_reference_id
-from gql.resolvers.validation import NewOrder, digits_of, parse_new_order
+from gql.resolvers.validation import ItemInput, NewOrder, digits_of, parse_new_order
 
 # Auto-generated reference ids have 36^4 suffixes per second: a clash is rare but possible.
 _REFERENCE_ATTEMPTS = 5
@@ -59,9 +59,7 @@ async def _insert(ctx: RequestContext, new: NewOrder) -> Order:
             raise duplicate
         order = _build(ctx.tenant_id, new, at)
         session.add(order)
-        session.add(
-            timeline.append_to_new_order(order, timeline.order_created(order), ctx.actor, at)
-        )
+        session.add(timeline.append(order, timeline.order_created(order), ctx.actor, at))
     return order
 
 
@@ -92,7 +90,13 @@ def _build(tenant_id: str, new: NewOrder, at: Any) -> Order:
         version=1,
         timeline_seq=0,
     )
-    order.items = [
+    order.items = build_items(new.items)
+    order.search_text = search_text(order)
+    return order
+
+
+def build_items(items: list[ItemInput]) -> list[OrderItem]:
+    return [
         OrderItem(
             position=position,
             product_retailer_id=item.product_retailer_id,
@@ -101,10 +105,8 @@ def _build(tenant_id: str, new: NewOrder, at: Any) -> Order:
             quantity=item.quantity,
             price=item.price,
         )
-        for position, item in enumerate(new.items)
+        for position, item in enumerate(items)
     ]
-    order.search_text = search_text(order)
-    return order
 
 
 def search_text(order: Order) -> str:
@@ -155,7 +157,7 @@ async def _duplicate_of(
     )
 
 
-def _by_id_or_reference(tenant_id: str, order_id: str) -> ColumnElement[bool]:
+def by_id_or_reference(tenant_id: str, order_id: str) -> ColumnElement[bool]:
     # referenceIds can never look like an _id (see validation.reference_id), so at most
     # one order matches.
     match = Order.reference_id == order_id
@@ -170,7 +172,7 @@ async def find_order(ctx: RequestContext, order_id: str) -> Order | None:
         return await session.scalar(
             select(Order)
             .options(selectinload(Order.items))
-            .where(_by_id_or_reference(ctx.tenant_id, order_id))
+            .where(by_id_or_reference(ctx.tenant_id, order_id))
         )
 
 

@@ -3,14 +3,18 @@ and written in the same transaction as the change it records."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Order, TimelineEvent
+from gql.errors import ValidationError
+from gql.resolvers.statuses import EVENT_TYPE_FOR_STATUS
+from gql.resolvers.validation import json_object, reject_unknown, text
 
 EVENT_TYPES = ("success", "pending", "error", "info")
 SYSTEM_ACTOR = "system"
@@ -38,31 +42,74 @@ def order_created(order: Order) -> NewEvent:
     )
 
 
-def append_to_new_order(order: Order, event: NewEvent, actor: str, at: datetime) -> TimelineEvent:
-    """The first events of an order still being inserted: numbering starts at 1."""
+def status_changed(current: str, target: str, note: str | None) -> NewEvent:
+    metadata: dict[str, Any] = {"from": current, "to": target}
+    if note:
+        metadata["note"] = note
+    return NewEvent(
+        title=f"Order {target.capitalize()}",
+        description=note or f"Status changed from {current} to {target}",
+        type=EVENT_TYPE_FOR_STATUS[target],
+        metadata=metadata,
+        status=target,
+    )
+
+
+def payment_received(order: Order) -> NewEvent:
+    metadata: dict[str, Any] = {"payment_status": order.payment_status}
+    for key in ("amount", "currency", "payment_id", "method"):
+        if order.payment_info and order.payment_info.get(key) is not None:
+            metadata[key] = order.payment_info[key]
+    return NewEvent(
+        title="Payment Received",
+        description="Payment status changed to paid",
+        type="success",
+        metadata=metadata,
+    )
+
+
+def order_updated(fields: list[str]) -> NewEvent:
+    return NewEvent(
+        title="Order Updated",
+        description=f"Updated {', '.join(fields)}",
+        type="info",
+        metadata={"fields": fields},
+    )
+
+
+def custom(data: Any) -> NewEvent:
+    """A custom event from ``{title, description?, type?, metadata?}``."""
+    if not isinstance(data, Mapping):
+        raise ValidationError("event must be a JSON object with at least a title")
+    reject_unknown(data, dict.fromkeys(("title", "description", "type", "metadata")), "event")
+    title = data.get("title")
+    if title is None or (isinstance(title, str) and not title.strip()):
+        raise ValidationError("Event title is required", {"field": "event.title"})
+    kind = data.get("type") or "info"
+    if not isinstance(kind, str) or kind.lower() not in EVENT_TYPES:
+        raise ValidationError(
+            f"Invalid event.type {kind!r}. Allowed: {', '.join(EVENT_TYPES)}",
+            {"field": "event.type", "allowed": list(EVENT_TYPES)},
+        )
+    description = data.get("description")
+    metadata = data.get("metadata")
+    return NewEvent(
+        title=text(title, "event.title", 200),
+        description=None if description is None else text(description, "event.description", 5000),
+        type=kind.lower(),
+        metadata=None if metadata is None else json_object(metadata, "event.metadata"),
+    )
+
+
+def append(order: Order, event: NewEvent, actor: str, at: datetime) -> TimelineEvent:
+    """The next event of ``order``, to be added in the transaction that changed it.
+
+    ``order`` must be new in this transaction or locked by it (``SELECT ... FOR UPDATE``;
+    on SQLite every write transaction holds the database lock): concurrent writers to one
+    order then queue up, and event ids stay unique and gapless.
+    """
     order.timeline_seq = (order.timeline_seq or 0) + 1
     return _row(order.id, order.timeline_seq, event, actor, at)
-
-
-async def append(
-    session: AsyncSession, order_id: str, event: NewEvent, actor: str, at: datetime
-) -> TimelineEvent:
-    """Add an event to an existing order inside the caller's transaction.
-
-    The sequence number is taken with an atomic ``UPDATE ... RETURNING`` on the order
-    row, which also locks that row until commit: concurrent writers to one order queue
-    up there, so event ids stay unique and gapless.
-    """
-    seq = await session.scalar(
-        update(Order)
-        .where(Order.id == order_id)
-        .values(timeline_seq=Order.timeline_seq + 1)
-        .returning(Order.timeline_seq)
-    )
-    assert seq is not None, "append() needs an existing order"
-    row = _row(order_id, seq, event, actor, at)
-    session.add(row)
-    return row
 
 
 def _row(order_id: str, seq: int, event: NewEvent, actor: str, at: datetime) -> TimelineEvent:

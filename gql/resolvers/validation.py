@@ -190,15 +190,18 @@ def _location(value: Any, name: str) -> dict[str, float]:
     return point
 
 
-def _sub_object(rules: Mapping[str, Rule]) -> Rule:
+def _sub_object(rules: Mapping[str, Rule], *, keep_nulls: bool = False) -> Rule:
+    """A JSON object with known keys. ``keep_nulls`` keeps ``null`` values: in an update
+    they mean "remove this key" when the object is merged into the stored one."""
+
     def parse(value: Any, name: str) -> dict[str, Any]:
         if not isinstance(value, dict):
             raise ValidationError(f"{name} must be a JSON object", {"field": name})
         reject_unknown(value, rules, name)
         return {
-            key: rules[key](item, f"{name}.{key}")
+            key: None if item is None else rules[key](item, f"{name}.{key}")
             for key, item in value.items()
-            if item is not None
+            if item is not None or keep_nulls
         }
 
     return parse
@@ -336,3 +339,50 @@ def parse_new_order(payload: Any) -> NewOrder:
         reference_id=reference_id(ref) if ref is not None else None,
         fields=fields,
     )
+
+
+# --- updates ---------------------------------------------------------------------------
+
+IMMUTABLE_FIELDS = ("_id", "referenceId", "created_at", "updated_at")
+UPDATE_FIELDS = {"mobile", "product_items", *OPTIONAL_FIELD_RULES}
+# Fields an update merges key by key into the stored object instead of replacing it.
+MERGED_FIELDS: dict[str, Rule] = {
+    "delivery_details": _sub_object(DELIVERY_DETAILS_RULES, keep_nulls=True),
+    "payment_info": _sub_object(PAYMENT_INFO_RULES, keep_nulls=True),
+}
+# Fields that always have a value: ``null`` cannot clear them.
+_NOT_NULLABLE = ("status", "final_amount", "delivery_method")
+
+
+def parse_updates(updates: Any) -> dict[str, Any]:
+    """Validated changes, by REST field name. ``None`` clears an optional field; the
+    objects of ``MERGED_FIELDS`` hold ``None`` for keys to remove."""
+    if not isinstance(updates, Mapping):
+        raise ValidationError("updates must be a JSON object of fields to change")
+    immutable = [key for key in IMMUTABLE_FIELDS if key in updates]
+    if immutable:
+        raise ValidationError(
+            f"Field{'s' if len(immutable) > 1 else ''} cannot be updated: {', '.join(immutable)}",
+            {"fields": immutable},
+        )
+    reject_unknown(updates, dict.fromkeys(UPDATE_FIELDS), "updates")
+    if not updates:
+        raise ValidationError("updates is empty: name at least one field to change")
+    changes: dict[str, Any] = {}
+    for key, value in updates.items():
+        if key == "mobile":
+            changes[key] = mobile(value)
+        elif key == "product_items":
+            changes[key] = product_items(value)
+        elif value is None:
+            if key in _NOT_NULLABLE:
+                raise ValidationError(f"{key} cannot be null", {"field": key})
+            changes[key] = None
+        else:
+            rule = MERGED_FIELDS.get(key) or OPTIONAL_FIELD_RULES[key]
+            changes[key] = rule(value, key)
+    return changes
+
+
+def note(value: Any, name: str = "note") -> str | None:
+    return None if value is None else text(value, name, 1000) or None
