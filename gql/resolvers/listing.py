@@ -68,6 +68,10 @@ class OrderListQuery:
                 {"field": "sortBy", "allowed": list(SORT_COLUMNS)},
             )
         search = self.search.strip() if self.search else None
+        if search and "\x00" in search:
+            raise ValidationError(
+                "searchTerm must not contain NUL characters", {"field": "searchTerm"}
+            )
         if search and len(search) > MAX_SEARCH_LENGTH:
             raise ValidationError(
                 f"searchTerm must be at most {MAX_SEARCH_LENGTH} characters",
@@ -89,6 +93,9 @@ def parse_list_params(
             f"Unknown query parameter{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}",
             {"fields": unknown, "allowed": sorted(allowed)},
         )
+    for name, value in params.items():
+        if "\x00" in value:
+            raise ValidationError(f"{name} must not contain NUL characters", {"field": name})
     statuses: tuple[str, ...] = ()
     if params.get("status"):
         statuses = tuple(parse_status(part) for part in params["status"].split(",") if part.strip())

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import ColumnElement, false, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
@@ -160,6 +160,8 @@ async def _duplicate_of(
 def by_id_or_reference(tenant_id: str, order_id: str) -> ColumnElement[bool]:
     # referenceIds can never look like an _id (see validation.reference_id), so at most
     # one order matches.
+    if "\x00" in order_id:
+        return false()  # no order id holds NUL (and PostgreSQL would refuse the parameter)
     match = Order.reference_id == order_id
     if is_object_id(order_id):
         match = or_(Order.id == order_id, match)

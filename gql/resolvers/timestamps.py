@@ -41,6 +41,13 @@ def parse_date_or_datetime(raw: str, field: str) -> date | datetime:
 def window_start(value: date | datetime, tz: ZoneInfo) -> datetime:
     """The first instant a ``startDate`` admits. Values without an offset are local to
     ``tz`` (the tenant's time zone)."""
+    try:
+        return _window_start(value, tz)
+    except OverflowError:
+        raise ValidationError(f"Date {value.isoformat()} is out of range") from None
+
+
+def _window_start(value: date | datetime, tz: ZoneInfo) -> datetime:
     if not isinstance(value, datetime):
         return datetime(value.year, value.month, value.day, tzinfo=tz).astimezone(UTC)
     return (value if value.tzinfo else value.replace(tzinfo=tz)).astimezone(UTC)
@@ -49,8 +56,12 @@ def window_start(value: date | datetime, tz: ZoneInfo) -> datetime:
 def window_end(value: date | datetime, tz: ZoneInfo) -> datetime:
     """The first instant an ``endDate`` no longer admits: the end is inclusive at the
     precision it was given in (a date includes that whole day, a time its whole second)."""
-    if not isinstance(value, datetime):
-        # The next local midnight, not +24 h: days around a DST change are 23 or 25 hours.
-        return window_start(value + timedelta(days=1), tz)
-    moment = window_start(value, tz)
-    return moment + (timedelta(seconds=1) if moment.microsecond == 0 else timedelta(microseconds=1))
+    try:
+        if not isinstance(value, datetime):
+            # The next local midnight, not +24 h: days around a DST change are 23 or 25 h.
+            return _window_start(value + timedelta(days=1), tz)
+        moment = _window_start(value, tz)
+        step = timedelta(seconds=1) if moment.microsecond == 0 else timedelta(microseconds=1)
+        return moment + step
+    except OverflowError:
+        raise ValidationError(f"Date {value.isoformat()} is out of range") from None

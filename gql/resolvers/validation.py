@@ -31,6 +31,8 @@ MAX_AMOUNT = Decimal("9999999999.99")
 MAX_JSON_OBJECT_BYTES = 16 * 1024
 CENT = Decimal("0.01")
 
+# Plain ASCII decimals only: Decimal() alone would also take "1_000" or other scripts' digits.
+_DECIMAL_TEXT = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 _REFERENCE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 # Path segments that are routes of their own, so they can never name an order.
@@ -47,6 +49,9 @@ def digits_of(text: str) -> str:
 def text(value: Any, name: str, max_length: int) -> str:
     if not isinstance(value, str):
         raise ValidationError(f"{name} must be a string", {"field": name})
+    if "\x00" in value:
+        # PostgreSQL text cannot hold NUL; no real name or note contains one.
+        raise ValidationError(f"{name} must not contain NUL characters", {"field": name})
     if len(value) > max_length:
         raise ValidationError(f"{name} must be at most {max_length} characters", {"field": name})
     return value
@@ -64,7 +69,7 @@ def money(value: Any, name: str) -> Decimal:
             amount = Decimal(repr(value))
         elif isinstance(value, (int, Decimal)):
             amount = Decimal(value)
-        elif isinstance(value, str):
+        elif isinstance(value, str) and _DECIMAL_TEXT.match(value.strip()):
             amount = Decimal(value.strip())
         else:
             raise InvalidOperation
@@ -110,7 +115,10 @@ def timestamp(value: Any, name: str) -> str:
             ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return format_utc(moment)
+    try:
+        return format_utc(moment)
+    except OverflowError:
+        raise ValidationError(f"{name} is out of range", {"field": name}) from None
 
 
 def json_object(value: Any, name: str) -> dict[str, Any]:
@@ -302,21 +310,24 @@ CREATE_FIELDS = {"mobile", "product_items", "referenceId", *OPTIONAL_FIELD_RULES
 class NewOrder:
     mobile: str
     items: list[ItemInput]
+    final_amount: Decimal
     reference_id: str | None = None
+    # The other validated optional fields, by REST name.
     fields: dict[str, Any] = field(default_factory=dict)
 
     @property
     def status(self) -> str:
         return str(self.fields.get("status", "pending"))
 
-    @property
-    def final_amount(self) -> Decimal:
-        given = self.fields.get("final_amount")
-        return given if given is not None else sum_items(self.items)
-
 
 def sum_items(items: list[ItemInput]) -> Decimal:
-    return sum((item.line_total for item in items), Decimal("0.00")).quantize(CENT)
+    total = sum((item.line_total for item in items), Decimal("0.00")).quantize(CENT)
+    if total > MAX_AMOUNT:
+        raise ValidationError(
+            f"The items add up to {total}, over the maximum order amount {MAX_AMOUNT}",
+            {"field": "product_items"},
+        )
+    return total
 
 
 def parse_new_order(payload: Any) -> NewOrder:
@@ -333,9 +344,11 @@ def parse_new_order(payload: Any) -> NewOrder:
     }
     if "payment_status" not in fields and "status" in fields.get("payment_info", {}):
         fields["payment_status"] = fields["payment_info"]["status"]
+    given_amount = fields.pop("final_amount", None)
     return NewOrder(
         mobile=number,
         items=items,
+        final_amount=sum_items(items) if given_amount is None else given_amount,
         reference_id=reference_id(ref) if ref is not None else None,
         fields=fields,
     )
