@@ -109,10 +109,10 @@ class TimelineEventInput:
 
 @strawberry.input
 class OrderFilter:
-    status: list[OrderStatus] | None = None
-    start_date: datetime | None = None
-    end_date: datetime | None = None
-    search_term: str | None = None
+    status: list[OrderStatus] | None = strawberry.UNSET
+    start_date: datetime | None = strawberry.UNSET
+    end_date: datetime | None = strawberry.UNSET
+    search_term: str | None = strawberry.UNSET
 
 
 @strawberry.input

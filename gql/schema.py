@@ -65,15 +65,16 @@ class Query:
 def _list_query(
     filter: OrderFilter, sort: OrderSort, page: int, limit: int
 ) -> listing.OrderListQuery:
-    statuses: Sequence[OrderStatus] = filter.status or ()
+    given = {key: value for key, value in vars(filter).items() if value is not strawberry.UNSET}
+    statuses: Sequence[OrderStatus] = given.get("status") or ()
     # DateTime inputs may be plain dates (a whole day); see gql.scalars.
-    start: date | datetime | None = filter.start_date
-    end: date | datetime | None = filter.end_date
+    start: date | datetime | None = given.get("start_date")
+    end: date | datetime | None = given.get("end_date")
     return listing.OrderListQuery(
         statuses=tuple(status.value for status in statuses),
         start=start,
         end=end,
-        search=filter.search_term,
+        search=given.get("search_term"),
         sort_by=sort.field.value,
         descending=sort.direction.value == "desc",
         page=page,

@@ -12,6 +12,7 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 
 from gql.context import Principal, RequestContext
+from gql.errors import ValidationError
 
 
 class GraphQLView(GraphQL[RequestContext, None]):
@@ -34,4 +35,8 @@ class GraphQLView(GraphQL[RequestContext, None]):
         return orjson.dumps(data)
 
     def decode_json(self, data: str | bytes) -> Any:
-        return orjson.loads(data)
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError as error:
+            # Strawberry would answer plain text; the contract wants the error envelope.
+            raise ValidationError(f"Request body is not valid JSON: {error}") from None

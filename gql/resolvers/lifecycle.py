@@ -11,14 +11,15 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from db.models import Order, OrderItem, TimelineEvent
 from gql.context import RequestContext
-from gql.errors import PreconditionFailedError, order_not_found
+from gql.errors import ConflictError, PreconditionFailedError, order_not_found
 from gql.resolvers import clock, timeline
-from gql.resolvers.orders import build_items, by_id_or_reference, search_text
+from gql.resolvers.orders import build_items, by_id_or_reference, duplicate_of, search_text
 from gql.resolvers.statuses import check_transition, parse_status
 from gql.resolvers.validation import ItemInput, digits_of, note, parse_updates, sum_items
 
@@ -32,9 +33,13 @@ async def update_order(
     """Apply ``updates`` (REST field names). A status among them follows the same
     transition rules as ``change_status``."""
     changes = parse_updates(updates)
-    async with ctx.db.writer() as session, session.begin():
-        order = await _locked(session, ctx, order_id, expected_version)
-        await _apply(session, ctx, order, changes, note=None, at=clock.now())
+    try:
+        async with ctx.db.writer() as session, session.begin():
+            order = await _locked(session, ctx, order_id, expected_version)
+            await _apply(session, ctx, order, changes, note=None, at=clock.now())
+    except IntegrityError:
+        # A concurrent request took the same external order id after our check.
+        raise ConflictError("Another order already has this external order id") from None
     return order
 
 
@@ -120,6 +125,16 @@ async def _apply(
     if not was_paid and _is_paid(order.payment_status):
         events.append(timeline.payment_received(order))
         changed.discard("payment_status")
+    if changed & {"external_order_source", "external_order_id"}:
+        with session.no_autoflush:  # ask before the new values reach the unique index
+            duplicate = await duplicate_of(
+                session,
+                ctx.tenant_id,
+                external=(order.external_order_source, order.external_order_id),
+                other_than=order.id,
+            )
+        if duplicate:
+            raise duplicate
     if changed:
         events.append(timeline.order_updated(sorted(changed)))
 
@@ -152,7 +167,7 @@ async def _assign(session: AsyncSession, order: Order, changes: dict[str, Any]) 
                 changed.add(field)
             if "final_amount" not in changes:
                 put("final_amount", sum_items(value))
-        elif field in ("delivery_details", "payment_info"):
+        elif field in ("delivery_details", "payment_info") and value is not None:
             merged = dict(getattr(order, field) or {})
             for key, item in value.items():
                 if item is None:

@@ -126,32 +126,45 @@ def search_text(order: Order) -> str:
 async def _duplicate_of(
     session: AsyncSession, tenant_id: str, new: NewOrder
 ) -> ConflictError | None:
-    """A 409 naming the existing order if ``new`` repeats its referenceId or external id."""
-    source = new.fields.get("external_order_source")
-    external_id = new.fields.get("external_order_id")
+    return await duplicate_of(
+        session,
+        tenant_id,
+        reference_id=new.reference_id,
+        external=(new.fields.get("external_order_source"), new.fields.get("external_order_id")),
+    )
+
+
+async def duplicate_of(
+    session: AsyncSession,
+    tenant_id: str,
+    *,
+    reference_id: str | None = None,
+    external: tuple[str | None, str | None] = (None, None),
+    other_than: str | None = None,
+) -> ConflictError | None:
+    """A 409 naming the existing order (other than ``other_than``) that already has this
+    referenceId or this (external_order_source, external_order_id)."""
+    source, external_id = external
     clauses: list[ColumnElement[bool]] = []
-    if new.reference_id:
-        clauses.append(Order.reference_id == new.reference_id)
+    if reference_id:
+        clauses.append(Order.reference_id == reference_id)
     if source is not None and external_id is not None:
         clauses.append(
             (Order.external_order_source == source) & (Order.external_order_id == external_id)
         )
     if not clauses:
         return None
-    existing = (
-        await session.execute(
-            select(Order.id, Order.reference_id)
-            .where(Order.tenant_id == tenant_id, or_(*clauses))
-            .limit(1)
-        )
-    ).first()
+    statement = select(Order.id, Order.reference_id).where(
+        Order.tenant_id == tenant_id, or_(*clauses)
+    )
+    if other_than is not None:
+        statement = statement.where(Order.id != other_than)
+    existing = (await session.execute(statement.limit(1))).first()
     if existing is None:
         return None
     details = {"orderId": existing.id, "referenceId": existing.reference_id}
-    if new.reference_id and existing.reference_id == new.reference_id:
-        return ConflictError(
-            f"An order with referenceId {new.reference_id} already exists", details
-        )
+    if reference_id and existing.reference_id == reference_id:
+        return ConflictError(f"An order with referenceId {reference_id} already exists", details)
     return ConflictError(
         f"An order for external order {source}/{external_id} already exists", details
     )
