@@ -101,9 +101,9 @@ class OrderResource(HTTPEndpoint):
     """``/v1/orders/{order_id}`` (an ``_id`` or a ``referenceId``)"""
 
     async def get(self, request: Request) -> Response:
-        ctx = context_of(request)
-        order = await orders.get_order(ctx, request.path_params["order_id"])
-        history = await orders.order_history(ctx, order.id)
+        order, history = await orders.get_order_with_history(
+            context_of(request), request.path_params["order_id"]
+        )
         return JSONResponse(order_json(order, history), headers=etag(order.version))
 
     async def put(self, request: Request) -> Response:

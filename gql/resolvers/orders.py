@@ -191,11 +191,19 @@ async def find_order(ctx: RequestContext, order_id: str) -> Order | None:
         )
 
 
-async def get_order(ctx: RequestContext, order_id: str) -> Order:
-    order = await find_order(ctx, order_id)
-    if order is None:
-        raise order_not_found(order_id)
-    return order
+async def get_order_with_history(
+    ctx: RequestContext, order_id: str
+) -> tuple[Order, list[TimelineEvent]]:
+    """The order, its items and its status history, read in one session (one snapshot)."""
+    async with ctx.db.reader() as session:
+        order = await session.scalar(
+            select(Order)
+            .options(selectinload(Order.items))
+            .where(by_id_or_reference(ctx.tenant_id, order_id))
+        )
+        if order is None:
+            raise order_not_found(order_id)
+        return order, (await timeline.history_of(session, [order.id]))[order.id]
 
 
 async def order_history(ctx: RequestContext, order_id: str) -> list[TimelineEvent]:
