@@ -49,7 +49,7 @@ class Order(Base):
         Index("ix_orders_tenant_amount", "tenant_id", "final_amount_cents", "id"),
         Index("ix_orders_tenant_name", "tenant_id", "name", "id"),
         Index("ix_orders_tenant_mobile", "tenant_id", "mobile", "id"),
-        Index("ix_orders_tenant_customer", "tenant_id", "mobile_digits", "created_at"),
+        Index("ix_orders_tenant_customer", "tenant_id", "mobile_digits", "created_at", "id"),
     )
 
     # 24 hex characters, ObjectId-like: the first four bytes are the creation second.

@@ -113,6 +113,10 @@ class OrderFilter:
     start_date: datetime | None = strawberry.UNSET
     end_date: datetime | None = strawberry.UNSET
     search_term: str | None = strawberry.UNSET
+    mobile: str | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="One customer's orders: the same mobile digits, whatever the punctuation.",
+    )
 
 
 @strawberry.input

@@ -17,7 +17,7 @@ from strawberry.types import ExecutionContext
 
 from db import models
 from gql.context import RequestContext
-from gql.enums import OrderStatus
+from gql.enums import OrderStatus, StatsPeriod
 from gql.inputs import (
     CreateOrderInput,
     OrderFilter,
@@ -26,9 +26,9 @@ from gql.inputs import (
     UpdateOrderInput,
     to_rest,
 )
-from gql.resolvers import lifecycle, listing, orders
+from gql.resolvers import customers, lifecycle, listing, orders, stats
 from gql.scalars import SCALAR_MAP
-from gql.types import Order, OrderPage, TimelineEvent
+from gql.types import Customer, Order, OrderPage, Stats, TimelineEvent
 
 Info = strawberry.Info[RequestContext]
 
@@ -61,6 +61,32 @@ class Query:
         events = await lifecycle.order_timeline(info.context, str(order_id))
         return [TimelineEvent.from_model(event) for event in events]
 
+    @strawberry.field(description="Sales statistics (REST: GET /v1/orders/stats).")
+    async def order_stats(
+        self,
+        info: Info,
+        period: StatsPeriod | None = None,
+        start_date: datetime | None = None,
+        end_date: datetime | None = None,
+        timezone: str | None = None,
+    ) -> Stats:
+        # DateTime inputs may be plain dates (a whole day); see gql.scalars.
+        start: date | datetime | None = start_date
+        end: date | datetime | None = end_date
+        window = stats.resolve_window(
+            info.context,
+            period=period.value if period else None,
+            start=start,
+            end=end,
+            timezone=timezone,
+        )
+        return Stats.from_summary(await stats.order_stats(info.context, window))
+
+    @strawberry.field(description="A customer by mobile number (digits only are compared).")
+    async def customer(self, info: Info, mobile: str) -> Customer | None:
+        found = await customers.find_customer(info.context, mobile)
+        return Customer.from_customer(found) if found else None
+
 
 def _list_query(
     filter: OrderFilter, sort: OrderSort, page: int, limit: int
@@ -75,6 +101,7 @@ def _list_query(
         start=start,
         end=end,
         search=given.get("search_term"),
+        mobile=given.get("mobile"),
         sort_by=sort.field.value,
         descending=sort.direction.value == "desc",
         page=page,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -12,6 +12,7 @@ from strawberry.scalars import JSON
 from db import models
 from gql.context import RequestContext
 from gql.enums import OrderStatus, TimelineEventType
+from gql.resolvers import customers, listing, orders, stats
 from gql.resolvers.identifiers import event_id
 from gql.resolvers.orders import OrderPage as OrderPageResult
 from gql.resolvers.validation import timestamp
@@ -230,4 +231,97 @@ class OrderPage:
             total_pages=result.total_pages,
             page=result.page,
             limit=result.limit,
+        )
+
+
+@strawberry.type
+class StatsWindow:
+    start: datetime | None = strawberry.field(description="First instant, UTC; null: all time.")
+    end: datetime | None = strawberry.field(description="Last second, UTC; null: all time.")
+
+    @classmethod
+    def from_window(cls, window: stats.StatsWindow) -> StatsWindow:
+        end = window.end - timedelta(seconds=1) if window.end else None
+        return cls(start=window.start, end=end)
+
+
+@strawberry.type
+class StatusCount:
+    status: OrderStatus
+    count: int
+
+
+@strawberry.type
+class StatsBucket:
+    start: datetime
+    total_orders: int
+    revenue: Decimal
+
+
+@strawberry.type
+class Stats:
+    total_orders: int
+    revenue: Decimal
+    average_order_value: Decimal
+    period: StatsWindow
+    orders_by_status: list[StatusCount]
+    _window: strawberry.Private[stats.StatsWindow]
+
+    @strawberry.field(
+        description="Per-day buckets (per month for ranges over 62 days, and for all time) "
+        "in the window's time zone; they add up to the totals."
+    )
+    async def series(self, info: strawberry.Info[RequestContext]) -> list[StatsBucket]:
+        buckets = await stats.stats_series(info.context, self._window)
+        return [
+            StatsBucket(start=b.start, total_orders=b.total_orders, revenue=b.revenue)
+            for b in buckets
+        ]
+
+    @classmethod
+    def from_summary(cls, summary: stats.StatsSummary) -> Stats:
+        return cls(
+            total_orders=summary.total_orders,
+            revenue=summary.revenue,
+            average_order_value=summary.average_order_value,
+            period=StatsWindow.from_window(summary.window),
+            orders_by_status=[
+                StatusCount(status=OrderStatus(status), count=count)
+                for status, count in summary.orders_by_status.items()
+            ],
+            _window=summary.window,
+        )
+
+
+@strawberry.type
+class Customer:
+    mobile: str
+    name: str | None = strawberry.field(description="From the latest order that has one.")
+    email: str | None = strawberry.field(description="From the latest order that has one.")
+    order_count: int
+    total_spent: Decimal = strawberry.field(description="Excludes cancelled and refunded orders.")
+    first_order_at: datetime
+    last_order_at: datetime
+    _digits: strawberry.Private[str]
+
+    @strawberry.field(description="The customer's orders, newest first.")
+    async def orders(
+        self, info: strawberry.Info[RequestContext], page: int = 1, limit: int = 10
+    ) -> OrderPage:
+        query = listing.OrderListQuery(mobile=self._digits, page=page, limit=limit).validated()
+        return OrderPage.from_result(
+            await orders.list_orders(info.context, query, with_items=False)
+        )
+
+    @classmethod
+    def from_customer(cls, customer: customers.Customer) -> Customer:
+        return cls(
+            mobile=customer.mobile,
+            name=customer.name,
+            email=customer.email,
+            order_count=customer.order_count,
+            total_spent=customer.total_spent,
+            first_order_at=customer.first_order_at,
+            last_order_at=customer.last_order_at,
+            _digits=customer.mobile_digits,
         )

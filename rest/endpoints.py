@@ -10,14 +10,14 @@ from typing import Any
 import orjson
 from starlette.endpoints import HTTPEndpoint
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 
 from gql.context import RequestContext
 from gql.errors import PreconditionFailedError, ValidationError
-from gql.resolvers import lifecycle, listing, orders
+from gql.resolvers import export, lifecycle, listing, orders, stats
 from gql.resolvers.identifiers import event_id
 from gql.resolvers.validation import reject_unknown
-from rest.representation import event_json, order_json
+from rest.representation import event_json, order_json, stats_json
 from rest.responses import JSONResponse
 
 
@@ -94,6 +94,29 @@ class OrderCollection(HTTPEndpoint):
             {"success": True, "message": "Order created successfully", "order": order_json(order)},
             status_code=201,
             headers={"Location": f"/v1/orders/{order.id}"},
+        )
+
+
+class OrderStats(HTTPEndpoint):
+    """``/v1/orders/stats``"""
+
+    async def get(self, request: Request) -> Response:
+        ctx = context_of(request)
+        window = stats.resolve_window(ctx, **stats.parse_stats_params(query_params(request)))
+        return JSONResponse(stats_json(await stats.order_stats(ctx, window)))
+
+
+class OrderExport(HTTPEndpoint):
+    """``/v1/orders/export``: CSV, streamed."""
+
+    async def get(self, request: Request) -> Response:
+        ctx = context_of(request)
+        query = listing.parse_list_params(query_params(request), listing.EXPORT_PARAMS)
+        filename = export.export_filename(ctx)
+        return StreamingResponse(
+            await export.export_csv(ctx, query),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f"attachment; filename={filename}"},
         )
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 from db.models import Order, OrderItem, TimelineEvent
 from gql.resolvers.identifiers import event_id
+from gql.resolvers.stats import StatsSummary, StatsWindow
 from gql.resolvers.timestamps import format_utc
 
 
@@ -73,4 +75,23 @@ def event_json(event: TimelineEvent) -> dict[str, Any]:
         "timestamp": format_utc(event.created_at),
         "metadata": event.metadata_,
         "actor": event.actor,
+    }
+
+
+def period_json(window: StatsWindow) -> dict[str, str | None]:
+    """The window in UTC; ``end`` is its last second, as in the reference document
+    (``2023-06-30T23:59:59Z``). ``null`` bounds: all time."""
+    return {
+        "start": format_utc(window.start) if window.start else None,
+        "end": format_utc(window.end - timedelta(seconds=1)) if window.end else None,
+    }
+
+
+def stats_json(summary: StatsSummary) -> dict[str, Any]:
+    return {
+        "totalOrders": summary.total_orders,
+        "revenue": summary.revenue,
+        "averageOrderValue": summary.average_order_value,
+        "period": period_json(summary.window),
+        "ordersByStatus": summary.orders_by_status,
     }

@@ -74,7 +74,7 @@ def resolver_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Records any call into the order resolvers, to prove a 401 executes nothing."""
     calls: list[str] = []
 
-    for name in ("create_order", "list_orders", "get_order", "find_order"):
+    for name in ("create_order", "list_orders", "get_order_with_history", "find_order"):
         original = getattr(order_resolvers, name)
 
         def spy(*args: Any, _name: str = name, _original: Any = original, **kwargs: Any) -> Any:

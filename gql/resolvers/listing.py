@@ -35,7 +35,17 @@ SORT_COLUMNS: dict[str, Any] = {
 }
 
 LIST_PARAMS = frozenset(
-    {"page", "limit", "status", "startDate", "endDate", "searchTerm", "sortBy", "sortDirection"}
+    {
+        "page",
+        "limit",
+        "status",
+        "startDate",
+        "endDate",
+        "searchTerm",
+        "mobile",
+        "sortBy",
+        "sortDirection",
+    }
 )
 # Export takes the same filters and sort, but streams every match instead of a page.
 EXPORT_PARAMS = LIST_PARAMS - {"page", "limit"}
@@ -50,6 +60,8 @@ class OrderListQuery:
     start: date | datetime | None = None
     end: date | datetime | None = None
     search: str | None = None
+    # An exact customer: orders whose mobile has these digits, whatever the punctuation.
+    mobile: str | None = None
     sort_by: str = "created_at"
     descending: bool = True
     page: int = 1
@@ -107,6 +119,7 @@ def parse_list_params(
         start=_date_param(params, "startDate"),
         end=_date_param(params, "endDate"),
         search=params.get("searchTerm"),
+        mobile=params.get("mobile"),
         sort_by=params.get("sortBy", "created_at").strip(),
         descending=direction == "desc",
         page=_int_param(params, "page", 1),
@@ -147,6 +160,8 @@ def filters(tenant_id: str, query: OrderListQuery, timezone: str) -> list[Column
         conditions.append(Order.created_at < end)
     if query.search:
         conditions.append(_search(query.search))
+    if query.mobile:
+        conditions.append(Order.mobile_digits == query.mobile)
     return conditions
 
 
