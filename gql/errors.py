@@ -1,5 +1,5 @@
 """Domain errors. Each class is one error code of the contract; both interfaces turn them
-into the same envelope (REST: ``rest/errors.py``; GraphQL: ``gql/extensions.py``).
+into the same envelope (REST: ``rest/errors.py``; GraphQL: ``gql/graphql_errors.py``).
 
     DomainError
     ├── ValidationError            400  bad field, parameter or body
@@ -84,3 +84,16 @@ class ServiceUnavailableError(DomainError):
 
 def order_not_found(order_id: str) -> NotFoundError:
     return NotFoundError(f"Order not found: {order_id}", {"orderId": order_id})
+
+
+def unavailable(error: BaseException) -> ServiceUnavailableError | None:
+    """The 503 for an error that means the database cannot be reached (or stayed locked
+    past its busy timeout); None for anything else, which is a bug."""
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+    infrastructure = isinstance(error, (OperationalError, InterfaceError, OSError)) or (
+        isinstance(error, DBAPIError) and error.connection_invalidated
+    )
+    if not infrastructure:
+        return None
+    return ServiceUnavailableError("The database is unavailable; try again shortly")

@@ -161,7 +161,7 @@ class Schema(strawberry.Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
-        # gql.extensions.ErrorCodes logs the unexpected errors with their tracebacks;
+        # gql.graphql_errors.with_code logs the unexpected errors with their tracebacks;
         # client errors are answers, not incidents.
         return None
 

@@ -100,11 +100,11 @@ def tenant_create(
 ) -> None:
     """Create a tenant and its first API key (printed once)."""
 
-    async def action(db: Database) -> tenants.IssuedKey:
-        await tenants.create_tenant(db, name, rate_limit=rate_limit, timezone=timezone)
-        return await tenants.create_key(db, name, key_name)
-
-    issued = _run(action)
+    issued = _run(
+        lambda db: tenants.create_tenant_with_key(
+            db, name, rate_limit=rate_limit, timezone=timezone, key_name=key_name
+        )
+    )
     _print(
         {"tenant_id": issued.tenant_id, "key_id": issued.key_id, "api_key": issued.api_key},
         as_json,

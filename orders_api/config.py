@@ -28,11 +28,24 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     rate_limit_storage_uri: str = "memory://"
     rate_limit_default: str = "100/minute"
+    # Failed authentications allowed per client address before it gets 429s.
+    auth_failure_limit: str = "20/minute"
+    # How long a successful API-key lookup is trusted per process (revocation delay).
+    auth_cache_seconds: float = Field(default=5.0, ge=0)
+    metrics_enabled: bool = True
     graphql_max_depth: int = Field(default=10, ge=1)
     graphql_max_aliases: int = Field(default=30, ge=1)
     graphql_max_tokens: int = Field(default=2000, ge=10)
     graphql_introspection: bool | None = None
     graphql_ide: bool | None = None
+
+    @field_validator("rate_limit_default", "auth_failure_limit")
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        from limits import parse
+
+        parse(value)  # raises ValueError with the reason
+        return value
 
     @field_validator("database_url")
     @classmethod

@@ -63,26 +63,73 @@ def _validate_rate_limit(rate_limit: str | None) -> None:
         ) from None
 
 
-async def create_tenant(
-    db: Database, name: str, *, rate_limit: str | None = None, timezone: str = "UTC"
-) -> Tenant:
+def _new_tenant(name: str, rate_limit: str | None, timezone: str) -> Tenant:
     if not name.strip() or len(name) > 100:
         raise ValidationError("Tenant name must be 1-100 characters")
     _validate_rate_limit(rate_limit)
     zone(timezone)
-    tenant = Tenant(
+    return Tenant(
         id=uuid.uuid4().hex,
         name=name,
         rate_limit=rate_limit,
         timezone=timezone,
         created_at=clock.now(),
     )
+
+
+def _new_key(tenant: Tenant, name: str) -> tuple[ApiKey, IssuedKey]:
+    if not name.strip() or len(name) > 100:
+        raise ValidationError("Key name must be 1-100 characters")
+    key_id = secrets.token_hex(6)
+    secret = secrets.token_urlsafe(32)
+    row = ApiKey(
+        id=key_id,
+        tenant_id=tenant.id,
+        name=name,
+        secret_hash=_digest(secret),
+        created_at=clock.now(),
+    )
+    issued = IssuedKey(
+        tenant_id=tenant.id,
+        tenant_name=tenant.name,
+        key_id=key_id,
+        key_name=name,
+        api_key=f"{KEY_PREFIX}_{key_id}_{secret}",
+    )
+    return row, issued
+
+
+async def create_tenant(
+    db: Database, name: str, *, rate_limit: str | None = None, timezone: str = "UTC"
+) -> Tenant:
+    tenant = _new_tenant(name, rate_limit, timezone)
     try:
         async with db.writer() as session, session.begin():
             session.add(tenant)
     except IntegrityError:
         raise ConflictError(f"A tenant named {name!r} already exists") from None
     return tenant
+
+
+async def create_tenant_with_key(
+    db: Database,
+    name: str,
+    *,
+    rate_limit: str | None = None,
+    timezone: str = "UTC",
+    key_name: str = "default",
+) -> IssuedKey:
+    """A tenant and its first key, in one transaction: never a tenant without a key."""
+    tenant = _new_tenant(name, rate_limit, timezone)
+    key, issued = _new_key(tenant, key_name)
+    try:
+        async with db.writer() as session, session.begin():
+            session.add(tenant)
+            await session.flush()
+            session.add(key)
+    except IntegrityError:
+        raise ConflictError(f"A tenant named {name!r} already exists") from None
+    return issued
 
 
 async def find_tenant(db: Database, tenant: str) -> Tenant:
@@ -98,25 +145,10 @@ async def find_tenant(db: Database, tenant: str) -> Tenant:
 
 async def create_key(db: Database, tenant: str, name: str = "default") -> IssuedKey:
     owner = await find_tenant(db, tenant)
-    key_id = secrets.token_hex(6)
-    secret = secrets.token_urlsafe(32)
+    row, issued = _new_key(owner, name)
     async with db.writer() as session, session.begin():
-        session.add(
-            ApiKey(
-                id=key_id,
-                tenant_id=owner.id,
-                name=name,
-                secret_hash=_digest(secret),
-                created_at=clock.now(),
-            )
-        )
-    return IssuedKey(
-        tenant_id=owner.id,
-        tenant_name=owner.name,
-        key_id=key_id,
-        key_name=name,
-        api_key=f"{KEY_PREFIX}_{key_id}_{secret}",
-    )
+        session.add(row)
+    return issued
 
 
 async def list_keys(db: Database, tenant: str) -> list[KeyInfo]:
@@ -186,7 +218,6 @@ async def bootstrap_default_tenant(db: Database) -> IssuedKey | None:
         if await session.scalar(select(func.count()).select_from(Tenant)):
             return None
     try:
-        await create_tenant(db, DEFAULT_TENANT)
+        return await create_tenant_with_key(db, DEFAULT_TENANT)
     except ConflictError:
         return None
-    return await create_key(db, DEFAULT_TENANT, name="default")

@@ -18,13 +18,15 @@ from starlette.routing import Route
 from db import migrate
 from db.engine import Database
 from gql.errors import DomainError
-from gql.extensions import ErrorCodes
+from gql.limits import limit_extensions
 from gql.schema import build_schema
 from gql.view import GraphQLView
 from orders_api import tenants
 from orders_api.config import Settings, get_settings
 from rest.errors import domain_error_handler, http_error_handler
+from rest.metrics import Metrics, MetricsMiddleware, metrics_endpoint
 from rest.middleware import AuthMiddleware, BodyLimitMiddleware, RequestIdMiddleware
+from rest.ratelimit import RateLimiter, RateLimitMiddleware
 from rest.routes import ROUTES
 
 log = logging.getLogger("orders_api")
@@ -35,7 +37,13 @@ class StartupError(RuntimeError):
 
 
 def build_graphql_schema(settings: Settings) -> strawberry.Schema:
-    return build_schema(extensions=[ErrorCodes])
+    limits = limit_extensions(
+        max_depth=settings.graphql_max_depth,
+        max_aliases=settings.graphql_max_aliases,
+        max_tokens=settings.graphql_max_tokens,
+        introspection=settings.introspection_enabled,
+    )
+    return build_schema(extensions=limits)
 
 
 async def prepare_database(db: Database, settings: Settings) -> None:
@@ -76,6 +84,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
             raise
         app.state.db = db
         app.state.settings = settings
+        app.state.rate_limiter = RateLimiter(
+            settings.rate_limit_storage_uri,
+            settings.rate_limit_default,
+            settings.auth_failure_limit,
+        )
         try:
             yield
         finally:
@@ -90,13 +103,24 @@ def create_app(settings: Settings | None = None) -> Starlette:
         DomainError: domain_error_handler,
         HTTPException: http_error_handler,
     }
-    return Starlette(
-        routes=[*ROUTES, Route("/graphql", graphql, methods=["GET", "POST"])],
+    routes = [*ROUTES, Route("/graphql", graphql, methods=["GET", "POST"])]
+    if settings.metrics_enabled:
+        routes.append(Route("/metrics", metrics_endpoint, methods=["GET"]))
+    app = Starlette(
+        routes=routes,
         middleware=[
             Middleware(RequestIdMiddleware),
+            Middleware(MetricsMiddleware),
             Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
-            Middleware(AuthMiddleware, graphiql_public=settings.graphiql_enabled),
+            Middleware(
+                AuthMiddleware,
+                cache_seconds=settings.auth_cache_seconds,
+                graphiql_public=settings.graphiql_enabled,
+            ),
+            Middleware(RateLimitMiddleware),
         ],
         exception_handlers=handlers,
         lifespan=lifespan,
     )
+    app.state.metrics = Metrics()
+    return app

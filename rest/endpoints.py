@@ -47,17 +47,22 @@ async def json_object_body(request: Request, known: tuple[str, ...], required: s
 
 
 def expected_version(request: Request) -> int | None:
-    """The version an ``If-Match`` header asks for (None: no precondition)."""
+    """The version an ``If-Match`` header asks for (None: no precondition).
+
+    Our ETags are strong (``"3"``), so a weak tag (``W/"3"``) never matches (RFC 9110);
+    of a list of tags, the first that names a version counts.
+    """
     raw = request.headers.get("if-match")
     if raw is None or raw.strip() == "*":
         return None
-    tag = raw.strip().removeprefix("W/").strip('"')
-    if not tag.isdigit():
-        raise PreconditionFailedError(
-            f"If-Match {raw!r} matches no version of this order: send the ETag of a GET",
-            {"ifMatch": raw},
-        )
-    return int(tag)
+    for tag in (part.strip() for part in raw.split(",")):
+        value = tag.strip('"')
+        if not tag.startswith("W/") and value.isascii() and value.isdigit() and len(value) < 10:
+            return int(value)
+    raise PreconditionFailedError(
+        f"If-Match {raw!r} matches no version of this order: send the ETag of a GET",
+        {"ifMatch": raw},
+    )
 
 
 def etag(version: int) -> dict[str, str]:

@@ -1,8 +1,9 @@
 """Cross-cutting HTTP concerns, applied once for REST and GraphQL alike. Pure ASGI
 middleware (no per-request task hopping) because every request pays for it.
 
-Order, outermost first: request id + error envelope + access log, body size limit,
-authentication.
+Order, outermost first: request id + error envelope + access log, metrics, body size
+limit, authentication (with failed-attempt throttling), the tenant's rate limit
+(``rest/ratelimit.py``).
 """
 
 from __future__ import annotations
@@ -19,15 +20,16 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from db.engine import Database
 from gql.context import Principal
-from gql.errors import AuthenticationError, DomainError, PayloadTooLargeError
+from gql.errors import AuthenticationError, DomainError, PayloadTooLargeError, unavailable
 from orders_api import tenants
 from rest.errors import error_response
+from rest.ratelimit import RateLimiter, too_many_requests
 
 log = logging.getLogger("orders_api.access")
 errors_log = logging.getLogger("orders_api.errors")
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-PUBLIC_PATHS = frozenset({"/healthz", "/readyz"})
+PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
 class RequestIdMiddleware:
@@ -64,6 +66,9 @@ class RequestIdMiddleware:
                 raise
             if isinstance(exc, DomainError):
                 response = error_response(exc)
+            elif service_error := unavailable(exc):
+                errors_log.error("database unavailable [%s]: %s", request_id, exc)
+                response = error_response(service_error)
             else:
                 errors_log.exception("unhandled error [%s]", request_id)
                 response = error_response(DomainError("Internal server error"))
@@ -125,7 +130,9 @@ class AuthMiddleware:
     """Resolves ``x-tenant-api-key`` to a principal in ``scope["state"]["principal"]``.
 
     Successful look-ups are cached for ``cache_seconds`` per process, so a revoked key
-    stops working within that time on every worker.
+    stops working within that time on every worker. Failed attempts are counted per
+    client address; past the limit an address gets 429 before its key is even looked up,
+    so keys cannot be guessed at speed.
     """
 
     def __init__(
@@ -146,19 +153,36 @@ class AuthMiddleware:
             await self.app(scope, receive, send)
             return
         presented = Headers(scope=scope).get("x-tenant-api-key", "").strip()
-        principal = await self._principal(scope["app"].state.db, presented) if presented else None
+        cache_key = hashlib.sha256(presented.encode()).hexdigest()
+        principal = self._cached(cache_key)
         if principal is None:
-            await error_response(AuthenticationError())(scope, receive, send)
-            return
+            limiter: RateLimiter = scope["app"].state.rate_limiter
+            address = scope["client"][0] if scope.get("client") else "unknown"
+            failures = limiter.auth_failure_limit
+            decision = await limiter.allows(failures, "auth_failures", address)
+            if not decision.allowed:
+                scope["app"].state.metrics.rate_limited("auth_failures")
+                error = too_many_requests(decision, "failed authentications per address")
+                headers = {"Retry-After": str(decision.retry_after)}
+                await error_response(error, headers=headers)(scope, receive, send)
+                return
+            if presented:
+                principal = await self._lookup(scope["app"].state.db, presented, cache_key)
+            if principal is None:
+                await limiter.hit(failures, "auth_failures", address)
+                await error_response(AuthenticationError())(scope, receive, send)
+                return
         scope.setdefault("state", {})["principal"] = principal
         await self.app(scope, receive, send)
 
-    async def _principal(self, db: Database, presented: str) -> Principal | None:
-        cache_key = hashlib.sha256(presented.encode()).hexdigest()
-        now = time.monotonic()
+    def _cached(self, cache_key: str) -> Principal | None:
         cached = self._cache.get(cache_key)
-        if cached is not None and cached[0] > now:
+        if cached is not None and cached[0] > time.monotonic():
             return cached[1]
+        return None
+
+    async def _lookup(self, db: Database, presented: str, cache_key: str) -> Principal | None:
+        now = time.monotonic()
         principal = await self.authenticate(db, presented)
         if principal is not None and self.cache_seconds > 0:
             if len(self._cache) > 10_000:

@@ -118,11 +118,11 @@ async def _apply(
         events.append(timeline.status_changed(order.status, target, note))
         order.status = target
 
-    was_paid = _is_paid(order.payment_status)
+    was_paid = timeline.is_paid(order.payment_status)
     changed = await _assign(session, order, changes)
     if "mobile" in changed:
         order.mobile_digits = digits_of(order.mobile)
-    if not was_paid and _is_paid(order.payment_status):
+    if not was_paid and timeline.is_paid(order.payment_status):
         events.append(timeline.payment_received(order))
         changed.discard("payment_status")
     if changed & {"external_order_source", "external_order_id"}:
@@ -188,7 +188,3 @@ def _item_values(items: list[ItemInput]) -> list[tuple[Any, ...]]:
 
 def _stored_values(item: OrderItem) -> tuple[Any, ...]:
     return (item.product_retailer_id, item.sku, item.name, item.quantity, item.price)
-
-
-def _is_paid(payment_status: str | None) -> bool:
-    return (payment_status or "").strip().lower() == "paid"

@@ -132,7 +132,7 @@ def _int_param(params: Mapping[str, str], name: str, default: int) -> int:
     if raw is None:
         return default
     text = raw.strip()
-    if not text.isdigit() or len(text) > 9:
+    if not (text.isascii() and text.isdigit()) or len(text) > 9:
         raise ValidationError(f"{name} must be a whole number", {"field": name})
     return int(text)
 

@@ -60,6 +60,9 @@ async def _insert(ctx: RequestContext, new: NewOrder) -> Order:
         order = _build(ctx.tenant_id, new, at)
         session.add(order)
         session.add(timeline.append(order, timeline.order_created(order), ctx.actor, at))
+        if timeline.is_paid(order.payment_status):
+            # Created already paid: the payment is part of its history from the start.
+            session.add(timeline.append(order, timeline.payment_received(order), ctx.actor, at))
     return order
 
 

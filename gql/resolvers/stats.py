@@ -172,13 +172,14 @@ async def stats_series(ctx: RequestContext, window: StatsWindow) -> list[StatsBu
     """Per-day (or, for ranges over ``MAX_DAILY_BUCKETS`` days, per-month) buckets of the
     window in its time zone, empty ones included, so that they add up to the totals."""
     start, end = window.start, window.end
+    all_time = start is None and end is None
     if start is None or end is None:
         first, last = await _span(ctx, window)
         if first is None or last is None:
             return []
         start = start or _midnight(first.astimezone(window.tz).date().replace(day=1), window.tz)
         end = end or last + timedelta(microseconds=1)
-    starts = _bucket_starts(start, end, window.tz)
+    starts = _bucket_starts(start, end, window.tz, by_month=all_time)
     bucket = case(
         *((Order.created_at < bound, index) for index, bound in enumerate(starts[1:])),
         else_=len(starts) - 1,
@@ -213,11 +214,14 @@ async def _span(
     return first, last
 
 
-def _bucket_starts(start: datetime, end: datetime, tz: ZoneInfo) -> list[datetime]:
+def _bucket_starts(
+    start: datetime, end: datetime, tz: ZoneInfo, *, by_month: bool = False
+) -> list[datetime]:
     """UTC instants where each bucket begins: local midnights (or month starts)."""
     first_day = start.astimezone(tz).date()
     last_day = (end - timedelta(microseconds=1)).astimezone(tz).date()
-    granularity: Granularity = "day" if (last_day - first_day).days < MAX_DAILY_BUCKETS else "month"
+    short = (last_day - first_day).days < MAX_DAILY_BUCKETS
+    granularity: Granularity = "day" if short and not by_month else "month"
     starts = [start]
     day = first_day.replace(day=1) if granularity == "month" else first_day
     while True:

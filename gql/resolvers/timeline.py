@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
@@ -55,11 +56,19 @@ def status_changed(current: str, target: str, note: str | None) -> NewEvent:
     )
 
 
+def is_paid(payment_status: str | None) -> bool:
+    return (payment_status or "").strip().lower() == "paid"
+
+
 def payment_received(order: Order) -> NewEvent:
     metadata: dict[str, Any] = {"payment_status": order.payment_status}
     for key in ("amount", "currency", "payment_id", "method"):
         if order.payment_info and order.payment_info.get(key) is not None:
             metadata[key] = order.payment_info[key]
+    if "amount" in metadata:
+        # Stored as exact text in payment_info; event metadata is plain JSON, where
+        # amounts are numbers (two decimals print back exactly).
+        metadata["amount"] = float(Decimal(metadata["amount"]))
     return NewEvent(
         title="Payment Received",
         description="Payment status changed to paid",

@@ -10,7 +10,7 @@ import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -105,6 +105,8 @@ def timestamp(value: Any, name: str) -> str:
     """An ISO 8601 date-time, stored in the canonical UTC form ``2023-06-25T18:00:00Z``."""
     if isinstance(value, datetime):
         moment = value
+    elif isinstance(value, date):  # GraphQL's DateTime scalar gives a date for "2023-06-23"
+        moment = datetime(value.year, value.month, value.day, tzinfo=UTC)
     else:
         raw = text(value, name, 64)
         try:
