@@ -86,13 +86,31 @@ def order_not_found(order_id: str) -> NotFoundError:
     return NotFoundError(f"Order not found: {order_id}", {"orderId": order_id})
 
 
+_OUTAGE_SIGNS = (
+    "database is locked",
+    "unable to open database",
+    "disk i/o error",
+    "connection",
+    "server closed",
+    "cannot connect",
+    "shutting down",
+    "timeout",
+)
+
+
 def unavailable(error: BaseException) -> ServiceUnavailableError | None:
     """The 503 for an error that means the database cannot be reached (or stayed locked
     past its busy timeout); None for anything else, which is a bug."""
     from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-    infrastructure = isinstance(error, (OperationalError, InterfaceError, OSError)) or (
-        isinstance(error, DBAPIError) and error.connection_invalidated
+    infrastructure = (
+        isinstance(error, (InterfaceError, OSError))
+        or (isinstance(error, DBAPIError) and error.connection_invalidated)
+        # OperationalError also covers SQL mistakes on SQLite: only these are outages.
+        or (
+            isinstance(error, OperationalError)
+            and any(sign in str(error.orig).lower() for sign in _OUTAGE_SIGNS)
+        )
     )
     if not infrastructure:
         return None

@@ -112,9 +112,11 @@ def _list_query(
 @strawberry.type
 class Mutation:
     @strawberry.mutation(description="Create an order (REST: POST /v1/orders).")
-    async def create_order(self, info: Info, input: CreateOrderInput) -> Order:
-        created = await orders.create_order(info.context, to_rest(input))
-        return _changed(info, created)
+    async def create_order(
+        self, info: Info, input: CreateOrderInput, idempotency_key: str | None = None
+    ) -> Order:
+        outcome = await orders.create_order(info.context, to_rest(input), idempotency_key)
+        return _changed(info, outcome.value)
 
     @strawberry.mutation(description="Change order fields (REST: PUT /v1/orders/{id}).")
     async def update_order(
@@ -145,10 +147,16 @@ class Mutation:
 
     @strawberry.mutation(description="Add a custom timeline event (REST: POST .../timeline).")
     async def add_timeline_event(
-        self, info: Info, order_id: strawberry.ID, event: TimelineEventInput
+        self,
+        info: Info,
+        order_id: strawberry.ID,
+        event: TimelineEventInput,
+        idempotency_key: str | None = None,
     ) -> TimelineEvent:
-        added = await lifecycle.add_timeline_event(info.context, str(order_id), to_rest(event))
-        return TimelineEvent.from_model(added)
+        outcome = await lifecycle.add_timeline_event(
+            info.context, str(order_id), to_rest(event), idempotency_key
+        )
+        return TimelineEvent.from_model(outcome.value)
 
 
 def _changed(info: Info, order: models.Order) -> Order:

@@ -5,20 +5,25 @@ No rule lives here; each endpoint is the REST face of one function in ``gql.reso
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import orjson
 from starlette.endpoints import HTTPEndpoint
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from db.models import Order, TimelineEvent
 from gql.context import RequestContext
 from gql.errors import PreconditionFailedError, ValidationError
-from gql.resolvers import export, lifecycle, listing, orders, stats
+from gql.resolvers import export, idempotency, lifecycle, listing, orders, stats
 from gql.resolvers.identifiers import event_id
 from gql.resolvers.validation import reject_unknown
 from rest.representation import event_json, order_json, stats_json
 from rest.responses import JSONResponse
+
+T = TypeVar("T")
+REPLAYED = {"Idempotent-Replayed": "true"}
 
 
 def context_of(request: Request) -> RequestContext:
@@ -65,6 +70,34 @@ def expected_version(request: Request) -> int | None:
     )
 
 
+def idempotency_key(request: Request) -> str | None:
+    key = request.headers.get("idempotency-key")
+    return idempotency.check_key(key.strip()) if key is not None else None
+
+
+async def idempotent_response(
+    ctx: RequestContext,
+    key: str | None,
+    outcome: idempotency.Outcome[T],
+    render: Callable[[T], Response],
+) -> Response:
+    """The first answer for ``key`` byte for byte on a retry; a new answer is stored."""
+    replay = outcome.replay
+    if replay is not None and replay.body is not None and replay.status is not None:
+        return Response(
+            replay.body,
+            status_code=replay.status,
+            media_type="application/json",
+            headers=REPLAYED,
+        )
+    response = render(outcome.value)
+    if replay is not None:
+        response.headers.update(REPLAYED)
+    elif key is not None:
+        await idempotency.remember_response(ctx, key, response.status_code, bytes(response.body))
+    return response
+
+
 def etag(version: int) -> dict[str, str]:
     return {"ETag": f'"{version}"'}
 
@@ -94,12 +127,21 @@ class OrderCollection(HTTPEndpoint):
         )
 
     async def post(self, request: Request) -> Response:
-        order = await orders.create_order(context_of(request), await json_body(request))
-        return JSONResponse(
-            {"success": True, "message": "Order created successfully", "order": order_json(order)},
-            status_code=201,
-            headers={"Location": f"/v1/orders/{order.id}"},
-        )
+        ctx, key = context_of(request), idempotency_key(request)
+        outcome = await orders.create_order(ctx, await json_body(request), key)
+
+        def render(order: Order) -> Response:
+            return JSONResponse(
+                {
+                    "success": True,
+                    "message": "Order created successfully",
+                    "order": order_json(order),
+                },
+                status_code=201,
+                headers={"Location": f"/v1/orders/{order.id}"},
+            )
+
+        return await idempotent_response(ctx, key, outcome, render)
 
 
 class OrderStats(HTTPEndpoint):
@@ -179,15 +221,20 @@ class OrderTimeline(HTTPEndpoint):
         return JSONResponse([event_json(event) for event in events])
 
     async def post(self, request: Request) -> Response:
+        ctx, key = context_of(request), idempotency_key(request)
         body = await json_object_body(request, ("event",), "event")
-        event = await lifecycle.add_timeline_event(
-            context_of(request), request.path_params["order_id"], body["event"]
+        outcome = await lifecycle.add_timeline_event(
+            ctx, request.path_params["order_id"], body["event"], key
         )
-        return JSONResponse(
-            {
-                "success": True,
-                "message": "Timeline event added successfully",
-                "eventId": event_id(event.seq),
-            },
-            status_code=201,
-        )
+
+        def render(event: TimelineEvent) -> Response:
+            return JSONResponse(
+                {
+                    "success": True,
+                    "message": "Timeline event added successfully",
+                    "eventId": event_id(event.seq),
+                },
+                status_code=201,
+            )
+
+        return await idempotent_response(ctx, key, outcome, render)

@@ -10,9 +10,8 @@ from sqlalchemy import and_, func, select
 
 from db.models import Order
 from gql.context import RequestContext
-from gql.errors import ValidationError
 from gql.resolvers.stats import CENT, revenue_sum
-from gql.resolvers.validation import digits_of
+from gql.resolvers.validation import customer_digits
 
 
 @dataclass(frozen=True)
@@ -28,9 +27,7 @@ class Customer:
 
 
 async def find_customer(ctx: RequestContext, mobile: str) -> Customer | None:
-    digits = digits_of(mobile)
-    if not digits or len(digits) > 40:
-        raise ValidationError("mobile must be a phone number with 1-40 digits", {"field": "mobile"})
+    digits = customer_digits(mobile)
     same_customer = and_(Order.tenant_id == ctx.tenant_id, Order.mobile_digits == digits)
     totals = select(
         func.count(), revenue_sum(), func.min(Order.created_at), func.max(Order.created_at)

@@ -18,7 +18,7 @@ from sqlalchemy.orm import selectinload
 from db.models import Order, OrderItem, TimelineEvent
 from gql.context import RequestContext
 from gql.errors import ConflictError, PreconditionFailedError, order_not_found
-from gql.resolvers import clock, timeline
+from gql.resolvers import clock, idempotency, timeline
 from gql.resolvers.orders import build_items, by_id_or_reference, duplicate_of, search_text
 from gql.resolvers.statuses import check_transition, parse_status
 from gql.resolvers.validation import ItemInput, digits_of, note, parse_updates, sum_items
@@ -58,13 +58,32 @@ async def change_status(
     return order
 
 
-async def add_timeline_event(ctx: RequestContext, order_id: str, event: Any) -> TimelineEvent:
-    new = timeline.custom(event)
-    async with ctx.db.writer() as session, session.begin():
-        order = await _locked(session, ctx, order_id, None, with_items=False)
-        row = timeline.append(order, new, ctx.actor, clock.now())
-        session.add(row)
-    return row
+async def add_timeline_event(
+    ctx: RequestContext, order_id: str, event: Any, idempotency_key: str | None = None
+) -> idempotency.Outcome[TimelineEvent]:
+    new = timeline.custom(event)  # first: a validation failure never claims the key
+
+    async def add(key: str | None) -> TimelineEvent:
+        async with ctx.db.writer() as session, session.begin():
+            order = await _locked(session, ctx, order_id, None, with_items=False)
+            row = timeline.append(order, new, ctx.actor, clock.now())
+            session.add(row)
+            await idempotency.complete(session, ctx, key, {"orderId": order.id, "seq": row.seq})
+        return row
+
+    async def recall(result: dict[str, Any]) -> TimelineEvent:
+        async with ctx.db.reader() as session:
+            row = await session.scalar(
+                select(TimelineEvent).where(
+                    TimelineEvent.order_id == result["orderId"],
+                    TimelineEvent.seq == result["seq"],
+                )
+            )
+        assert row is not None, "timeline events are never deleted"
+        return row
+
+    data = {"orderId": order_id, "event": event}
+    return await idempotency.run_once(ctx, idempotency_key, "addTimelineEvent", data, add, recall)
 
 
 async def order_timeline(ctx: RequestContext, order_id: str) -> list[TimelineEvent]:

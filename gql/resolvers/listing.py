@@ -18,7 +18,7 @@ from db.models import Order
 from gql.errors import ValidationError
 from gql.resolvers.statuses import parse_status
 from gql.resolvers.timestamps import parse_date_or_datetime, window_end, window_start, zone
-from gql.resolvers.validation import digits_of
+from gql.resolvers.validation import customer_digits, digits_of
 
 MAX_LIMIT = 100
 MAX_SEARCH_LENGTH = 200
@@ -89,7 +89,12 @@ class OrderListQuery:
                 f"searchTerm must be at most {MAX_SEARCH_LENGTH} characters",
                 {"field": "searchTerm"},
             )
-        return replace(self, search=search or None, statuses=tuple(dict.fromkeys(self.statuses)))
+        return replace(
+            self,
+            search=search or None,
+            mobile=customer_digits(self.mobile) if self.mobile is not None else None,
+            statuses=tuple(dict.fromkeys(self.statuses)),
+        )
 
     @property
     def offset(self) -> int:

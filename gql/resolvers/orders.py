@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import ColumnElement, false, or_, select
@@ -15,7 +17,7 @@ from sqlalchemy.orm import selectinload
 from db.models import Order, OrderItem, TimelineEvent
 from gql.context import RequestContext
 from gql.errors import ConflictError, order_not_found
-from gql.resolvers import clock, listing, timeline
+from gql.resolvers import clock, idempotency, listing, timeline
 from gql.resolvers.identifiers import is_object_id, new_object_id, new_reference_id
 from gql.resolvers.validation import ItemInput, NewOrder, digits_of, parse_new_order
 
@@ -35,12 +37,25 @@ class OrderPage:
         return math.ceil(self.total / self.limit) if self.total else 0
 
 
-async def create_order(ctx: RequestContext, payload: Mapping[str, Any]) -> Order:
-    """Validate ``payload`` (REST field names) and store the order with its first event."""
-    new = parse_new_order(payload)
+async def create_order(
+    ctx: RequestContext, payload: Mapping[str, Any], idempotency_key: str | None = None
+) -> idempotency.Outcome[Order]:
+    """Validate ``payload`` (REST field names) and store the order with its first event;
+    with an idempotency key, a retry answers the order the first request created."""
+    new = parse_new_order(payload)  # first: a validation failure never claims the key
+
+    async def recall(result: dict[str, Any]) -> Order:
+        return await get_order(ctx, result["orderId"])
+
+    return await idempotency.run_once(
+        ctx, idempotency_key, "createOrder", payload, lambda key: _create(ctx, new, key), recall
+    )
+
+
+async def _create(ctx: RequestContext, new: NewOrder, idempotency_key: str | None) -> Order:
     for attempt in range(_REFERENCE_ATTEMPTS):
         try:
-            return await _insert(ctx, new)
+            return await _insert(ctx, new, idempotency_key)
         except IntegrityError as error:
             generated_clash = new.reference_id is None and "reference_id" in str(error.orig)
             if generated_clash and attempt + 1 < _REFERENCE_ATTEMPTS:
@@ -51,7 +66,7 @@ async def create_order(ctx: RequestContext, payload: Mapping[str, Any]) -> Order
     raise AssertionError("unreachable")
 
 
-async def _insert(ctx: RequestContext, new: NewOrder) -> Order:
+async def _insert(ctx: RequestContext, new: NewOrder, idempotency_key: str | None) -> Order:
     at = clock.now()
     async with ctx.db.writer() as session, session.begin():
         duplicate = await _duplicate_of(session, ctx.tenant_id, new)
@@ -63,38 +78,48 @@ async def _insert(ctx: RequestContext, new: NewOrder) -> Order:
         if timeline.is_paid(order.payment_status):
             # Created already paid: the payment is part of its history from the start.
             session.add(timeline.append(order, timeline.payment_received(order), ctx.actor, at))
+        await idempotency.complete(session, ctx, idempotency_key, {"orderId": order.id})
     return order
 
 
-def _build(tenant_id: str, new: NewOrder, at: Any) -> Order:
+def order_values(tenant_id: str, new: NewOrder, at: datetime) -> dict[str, Any]:
+    """The column values of a new order (by attribute name), for one create or a bulk."""
     fields = new.fields
-    order = Order(
-        id=new_object_id(at),
-        tenant_id=tenant_id,
-        reference_id=new.reference_id or new_reference_id(at),
-        status=new.status,
-        mobile=new.mobile,
-        mobile_digits=digits_of(new.mobile),
-        name=fields.get("name"),
-        email=fields.get("email"),
-        user_id=fields.get("user_id"),
-        final_amount=new.final_amount,
-        delivery_method=fields.get("delivery_method", "Local Delivery"),
-        delivery_details=fields.get("delivery_details"),
-        product_customizations=fields.get("product_customizations"),
-        payment_info=fields.get("payment_info"),
-        payment_status=fields.get("payment_status"),
-        external_order_source=fields.get("external_order_source"),
-        external_order_id=fields.get("external_order_id"),
-        external_order_number=fields.get("external_order_number"),
-        notes=fields.get("notes"),
-        created_at=at,
-        updated_at=at,
-        version=1,
-        timeline_seq=0,
-    )
+    values: dict[str, Any] = {
+        "id": new_object_id(at),
+        "tenant_id": tenant_id,
+        "reference_id": new.reference_id or new_reference_id(at),
+        "status": new.status,
+        "mobile": new.mobile,
+        "mobile_digits": digits_of(new.mobile),
+        "final_amount": new.final_amount,
+        "delivery_method": fields.get("delivery_method", "Local Delivery"),
+        "created_at": at,
+        "updated_at": at,
+        "version": 1,
+        "timeline_seq": 0,
+    }
+    for optional in (
+        "name",
+        "email",
+        "user_id",
+        "delivery_details",
+        "product_customizations",
+        "payment_info",
+        "payment_status",
+        "external_order_source",
+        "external_order_id",
+        "external_order_number",
+        "notes",
+    ):
+        values[optional] = fields.get(optional)
+    values["search_text"] = search_text(SimpleNamespace(**values))
+    return values
+
+
+def _build(tenant_id: str, new: NewOrder, at: datetime) -> Order:
+    order = Order(**order_values(tenant_id, new, at))
     order.items = build_items(new.items)
-    order.search_text = search_text(order)
     return order
 
 
@@ -112,7 +137,7 @@ def build_items(items: list[ItemInput]) -> list[OrderItem]:
     ]
 
 
-def search_text(order: Order) -> str:
+def search_text(order: Order | SimpleNamespace) -> str:
     """What ``searchTerm`` matches: the order's ids and customer fields, lower-cased."""
     parts = (
         order.id,
@@ -192,6 +217,13 @@ async def find_order(ctx: RequestContext, order_id: str) -> Order | None:
             .options(selectinload(Order.items))
             .where(by_id_or_reference(ctx.tenant_id, order_id))
         )
+
+
+async def get_order(ctx: RequestContext, order_id: str) -> Order:
+    order = await find_order(ctx, order_id)
+    if order is None:
+        raise order_not_found(order_id)
+    return order
 
 
 async def get_order_with_history(

@@ -14,7 +14,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, case, func, select, type_coerce
+from sqlalchemy import ColumnElement, and_, case, func, literal, select, type_coerce
 
 from db.models import Order
 from db.types import Money
@@ -180,9 +180,13 @@ async def stats_series(ctx: RequestContext, window: StatsWindow) -> list[StatsBu
         start = start or _midnight(first.astimezone(window.tz).date().replace(day=1), window.tz)
         end = end or last + timedelta(microseconds=1)
     starts = _bucket_starts(start, end, window.tz, by_month=all_time)
-    bucket = case(
-        *((Order.created_at < bound, index) for index, bound in enumerate(starts[1:])),
-        else_=len(starts) - 1,
+    bucket: ColumnElement[int] = (
+        case(
+            *((Order.created_at < bound, index) for index, bound in enumerate(starts[1:])),
+            else_=len(starts) - 1,
+        )
+        if len(starts) > 1
+        else literal(0)  # CASE needs at least one WHEN
     )
     statement = (
         select(bucket.label("bucket"), func.count(), revenue_sum())

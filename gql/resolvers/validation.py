@@ -43,6 +43,14 @@ def digits_of(text: str) -> str:
     return "".join(ch for ch in text if ch.isdigit())
 
 
+def customer_digits(mobile: str, name: str = "mobile") -> str:
+    """The digits that identify a customer, from a mobile number in any punctuation."""
+    digits = digits_of(mobile)
+    if not digits or len(digits) > 40:
+        raise ValidationError(f"{name} must be a phone number with 1-40 digits", {"field": name})
+    return digits
+
+
 # --- single values ---------------------------------------------------------------------
 
 

@@ -1,0 +1,318 @@
+"""Bulk create: up to ``MAX_ORDERS`` orders in one request, each validated on its own.
+
+Valid orders are written ``CHUNK`` at a time, one transaction and a handful of
+multi-row INSERTs per chunk (orders, items, events), not a round trip per order. Each
+result names its input index: the created order, or the error envelope it got.
+``atomic`` makes it all or nothing: any invalid or duplicate order fails the whole request
+and nothing is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, insert, or_, select, tuple_
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import Order, OrderItem, TimelineEvent
+from gql.context import RequestContext
+from gql.errors import ConflictError, DomainError, ValidationError
+from gql.resolvers import clock, idempotency, timeline
+from gql.resolvers.orders import order_values
+from gql.resolvers.validation import NewOrder, parse_new_order
+
+MAX_ORDERS = 1000
+CHUNK = 500
+
+
+@dataclass(frozen=True)
+class BulkResult:
+    index: int
+    order_id: str | None = None
+    reference_id: str | None = None
+    error: DomainError | None = None
+
+
+@dataclass
+class _Pending:
+    index: int
+    new: NewOrder
+    values: dict[str, Any]
+
+
+def _envelope(error: DomainError) -> dict[str, Any]:
+    body: dict[str, Any] = {"code": error.code, "message": error.message}
+    if error.details is not None:
+        body["details"] = error.details
+    return body
+
+
+def _error_from(envelope: dict[str, Any]) -> DomainError:
+    error = DomainError(envelope["message"], envelope.get("details"))
+    error.code = envelope["code"]  # type: ignore[misc]  # rebuilt for replays only
+    return error
+
+
+async def bulk_create(
+    ctx: RequestContext,
+    orders: Any,
+    *,
+    atomic: bool = False,
+    idempotency_key: str | None = None,
+) -> idempotency.Outcome[list[BulkResult]]:
+    if not isinstance(orders, list) or not orders:
+        raise ValidationError("orders must be a non-empty list of orders", {"field": "orders"})
+    if len(orders) > MAX_ORDERS:
+        raise ValidationError(
+            f"orders may hold at most {MAX_ORDERS} orders per request", {"field": "orders"}
+        )
+    results, pending = _validate(ctx, orders)
+    if atomic and len(pending) < len(orders):
+        raise ValidationError(
+            f"{len(orders) - len(pending)} of {len(orders)} orders are invalid; none were "
+            "created (atomic)",
+            {
+                "errors": [
+                    {"index": r.index, "error": _envelope(r.error)} for r in results if r.error
+                ]
+            },
+        )
+
+    async def work(key: str | None) -> list[BulkResult]:
+        if atomic:
+            created = await _write_atomic(ctx, pending, key)
+        else:
+            created = await _write_chunks(ctx, pending, key)
+        return sorted([*results, *created], key=lambda result: result.index)
+
+    async def recall(stored: dict[str, Any]) -> list[BulkResult]:
+        return [
+            BulkResult(
+                index=item["index"],
+                order_id=item.get("orderId"),
+                reference_id=item.get("referenceId"),
+                error=_error_from(item["error"]) if "error" in item else None,
+            )
+            for item in stored["results"]
+        ]
+
+    return await idempotency.run_once(
+        ctx, idempotency_key, "bulkCreateOrders", {"orders": orders, "atomic": atomic}, work, recall
+    )
+
+
+def _validate(ctx: RequestContext, orders: list[Any]) -> tuple[list[BulkResult], list[_Pending]]:
+    """Invalid orders become results now; valid ones wait to be written. A later order
+    repeating an earlier one's referenceId or external order is a conflict."""
+    at = clock.now()
+    failed: list[BulkResult] = []
+    pending: list[_Pending] = []
+    seen: dict[tuple[str, ...], int] = {}
+    for index, payload in enumerate(orders):
+        try:
+            new = parse_new_order(payload)
+        except DomainError as error:
+            failed.append(BulkResult(index=index, error=error))
+            continue
+        values = order_values(ctx.tenant_id, new, at)
+        keys = _identity_keys(values)
+        clash = next((seen[key] for key in keys if key in seen), None)
+        if clash is not None:
+            failed.append(
+                BulkResult(
+                    index=index,
+                    error=ConflictError(
+                        f"Order repeats the referenceId or external order of order {clash}",
+                        {"index": clash},
+                    ),
+                )
+            )
+            continue
+        seen.update(dict.fromkeys(keys, index))
+        pending.append(_Pending(index, new, values))
+    return failed, pending
+
+
+def _identity_keys(values: dict[str, Any]) -> list[tuple[str, ...]]:
+    keys: list[tuple[str, ...]] = [("ref", values["reference_id"])]
+    if values["external_order_source"] is not None and values["external_order_id"] is not None:
+        keys.append(("ext", values["external_order_source"], values["external_order_id"]))
+    return keys
+
+
+async def _existing(
+    session: AsyncSession, ctx: RequestContext, chunk: Sequence[_Pending]
+) -> dict[tuple[str, ...], tuple[str, str]]:
+    """Which identity keys of ``chunk`` are already taken, and by which order."""
+    references = [p.values["reference_id"] for p in chunk]
+    externals = [
+        (p.values["external_order_source"], p.values["external_order_id"])
+        for p in chunk
+        if p.values["external_order_source"] is not None
+        and p.values["external_order_id"] is not None
+    ]
+    matches = [Order.reference_id.in_(references)]
+    if externals:
+        matches.append(tuple_(Order.external_order_source, Order.external_order_id).in_(externals))
+    rows = await session.execute(
+        select(
+            Order.id, Order.reference_id, Order.external_order_source, Order.external_order_id
+        ).where(and_(Order.tenant_id == ctx.tenant_id, or_(*matches)))
+    )
+    taken: dict[tuple[str, ...], tuple[str, str]] = {}
+    for order_id, reference_id, source, external_id in rows:
+        taken[("ref", reference_id)] = (order_id, reference_id)
+        if source is not None and external_id is not None:
+            taken[("ext", source, external_id)] = (order_id, reference_id)
+    return taken
+
+
+def _duplicate(
+    pending: _Pending, taken: dict[tuple[str, ...], tuple[str, str]]
+) -> BulkResult | None:
+    for key in _identity_keys(pending.values):
+        if key in taken:
+            order_id, reference_id = taken[key]
+            what = (
+                f"referenceId {key[1]}" if key[0] == "ref" else f"external order {key[1]}/{key[2]}"
+            )
+            return BulkResult(
+                index=pending.index,
+                error=ConflictError(
+                    f"An order with {what} already exists",
+                    {"orderId": order_id, "referenceId": reference_id},
+                ),
+            )
+    return None
+
+
+async def _insert(session: AsyncSession, ctx: RequestContext, chunk: Sequence[_Pending]) -> None:
+    """Three multi-row INSERTs for the whole chunk."""
+    at = clock.now()
+    orders: list[dict[str, Any]] = []
+    items: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
+    for pending in chunk:
+        values = dict(pending.values)
+        order = Order(**values)  # transient: builds the events exactly as a single create
+        first = [timeline.order_created(order)]
+        if timeline.is_paid(order.payment_status):
+            first.append(timeline.payment_received(order))
+        for seq, event in enumerate(first, start=1):
+            events.append(
+                {
+                    "order_id": order.id,
+                    "seq": seq,
+                    "title": event.title,
+                    "description": event.description,
+                    "type": event.type,
+                    "metadata_": event.metadata,
+                    "actor": ctx.actor,
+                    "status": event.status,
+                    "created_at": at,
+                }
+            )
+        values["timeline_seq"] = len(first)
+        orders.append(values)
+        items.extend(
+            {
+                "order_id": values["id"],
+                "position": position,
+                "product_retailer_id": item.product_retailer_id,
+                "sku": item.sku,
+                "name": item.name,
+                "quantity": item.quantity,
+                "price": item.price,
+            }
+            for position, item in enumerate(pending.new.items)
+        )
+    await session.execute(insert(Order), orders)
+    await session.execute(insert(OrderItem), items)
+    await session.execute(insert(TimelineEvent), events)
+
+
+def _created(chunk: Sequence[_Pending]) -> list[BulkResult]:
+    return [
+        BulkResult(p.index, order_id=p.values["id"], reference_id=p.values["reference_id"])
+        for p in chunk
+    ]
+
+
+def _stored(results: list[BulkResult]) -> dict[str, Any]:
+    return {
+        "results": [
+            {"index": r.index, "error": _envelope(r.error)}
+            if r.error
+            else {"index": r.index, "orderId": r.order_id, "referenceId": r.reference_id}
+            for r in results
+        ]
+    }
+
+
+async def _write_atomic(
+    ctx: RequestContext, pending: list[_Pending], key: str | None
+) -> list[BulkResult]:
+    async with ctx.db.writer() as session, session.begin():
+        taken: dict[tuple[str, ...], tuple[str, str]] = {}
+        for start in range(0, len(pending), CHUNK):
+            taken.update(await _existing(session, ctx, pending[start : start + CHUNK]))
+        conflicts = [d for p in pending if (d := _duplicate(p, taken))]
+        if conflicts:
+            raise ConflictError(
+                f"{len(conflicts)} orders already exist; none were created (atomic)",
+                {
+                    "errors": [
+                        {"index": c.index, "error": _envelope(c.error)}
+                        for c in conflicts
+                        if c.error
+                    ]
+                },
+            )
+        for start in range(0, len(pending), CHUNK):
+            await _insert(session, ctx, pending[start : start + CHUNK])
+        created = _created(pending)
+        await idempotency.complete(session, ctx, key, _stored(created))
+    return created
+
+
+async def _write_chunks(
+    ctx: RequestContext, pending: list[_Pending], key: str | None
+) -> list[BulkResult]:
+    results: list[BulkResult] = []
+    for start in range(0, len(pending), CHUNK):
+        results.extend(await _write_chunk(ctx, pending[start : start + CHUNK]))
+    if key is not None:
+        async with ctx.db.writer() as session, session.begin():
+            await idempotency.complete(session, ctx, key, _stored(results))
+    return results
+
+
+async def _write_chunk(ctx: RequestContext, chunk: list[_Pending]) -> list[BulkResult]:
+    try:
+        async with ctx.db.writer() as session, session.begin():
+            taken = await _existing(session, ctx, chunk)
+            duplicates = [d for p in chunk if (d := _duplicate(p, taken))]
+            fresh = [p for p in chunk if not any(d.index == p.index for d in duplicates)]
+            if fresh:
+                await _insert(session, ctx, fresh)
+        return [*duplicates, *_created(fresh)]
+    except IntegrityError:
+        # A concurrent writer took an id between our check and our insert (PostgreSQL):
+        # write this chunk one order at a time, so only the clashing ones fail.
+        if len(chunk) == 1:
+            async with ctx.db.reader() as session:
+                taken = await _existing(session, ctx, chunk)
+            return [
+                _duplicate(chunk[0], taken)
+                or BulkResult(
+                    chunk[0].index,
+                    error=ConflictError("The order clashed with a concurrent write; retry it"),
+                )
+            ]
+        results: list[BulkResult] = []
+        for pending in chunk:
+            results.extend(await _write_chunk(ctx, [pending]))
+        return results
