@@ -39,6 +39,7 @@ from db.engine import Database  # noqa: E402
 from db.models import Order, OrderItem, TimelineEvent  # noqa: E402
 from gql.resolvers.identifiers import new_object_id  # noqa: E402
 from orders_api import tenants  # noqa: E402
+from orders_api.config import Settings  # noqa: E402
 
 NAMES = ["John Doe", "Asha Patel", "Maria Garcia", "Wei Chen", "Fatima Khan", "Olu Ade"]
 STATUSES = ["pending", "confirmed", "processing", "shipped", "delivered", "completed"]
@@ -122,6 +123,11 @@ async def seed(url: str, count: int) -> tuple[str, list[str]]:
     return issued.api_key, ids
 
 
+def async_url(url: str) -> str:
+    """The URL as the service would use it (postgresql:// → postgresql+asyncpg://)."""
+    return Settings(_env_file=None, database_url=url).database_url  # type: ignore[call-arg]
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -165,7 +171,11 @@ async def main() -> None:
     parser.add_argument("--database-url")
     args = parser.parse_args()
 
-    url = args.database_url or f"sqlite+aiosqlite:///{tempfile.mkdtemp()}/bench.db"
+    url = (
+        async_url(args.database_url)
+        if args.database_url
+        else f"sqlite+aiosqlite:///{tempfile.mkdtemp()}/bench.db"
+    )
     began = time.perf_counter()
     key, ids = await seed(url, args.orders)
     print(f"seeded {args.orders} orders in {time.perf_counter() - began:.1f}s ({url})")

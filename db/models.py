@@ -65,9 +65,9 @@ class Order(Base):
     user_id: Mapped[str | None] = mapped_column(String(200))
     final_amount: Mapped[Decimal] = mapped_column("final_amount_cents", Money())
     delivery_method: Mapped[str] = mapped_column(String(100))
-    delivery_details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    product_customizations: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    payment_info: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    delivery_details: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    product_customizations: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    payment_info: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     payment_status: Mapped[str | None] = mapped_column(String(50))
     external_order_source: Mapped[str | None] = mapped_column(String(100))
     external_order_id: Mapped[str | None] = mapped_column(String(200))
@@ -135,7 +135,7 @@ class IdempotencyKey(Base):
     fingerprint: Mapped[str] = mapped_column(String(64))
     state: Mapped[str] = mapped_column(String(16))  # in_flight | done
     # What the first request produced (e.g. {"orderId": ...}), set with the work itself.
-    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     response_status: Mapped[int | None] = mapped_column(Integer)
     response_body: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

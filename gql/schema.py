@@ -26,9 +26,9 @@ from gql.inputs import (
     UpdateOrderInput,
     to_rest,
 )
-from gql.resolvers import customers, lifecycle, listing, orders, stats
+from gql.resolvers import bulk, customers, lifecycle, listing, orders, stats
 from gql.scalars import SCALAR_MAP
-from gql.types import Customer, Order, OrderPage, Stats, TimelineEvent
+from gql.types import BulkCreateResult, Customer, Order, OrderPage, Stats, TimelineEvent
 
 Info = strawberry.Info[RequestContext]
 
@@ -117,6 +117,25 @@ class Mutation:
     ) -> Order:
         outcome = await orders.create_order(info.context, to_rest(input), idempotency_key)
         return _changed(info, outcome.value)
+
+    @strawberry.mutation(
+        description="Create up to 1,000 orders, each on its own unless atomic "
+        "(REST: POST /v1/orders/bulk)."
+    )
+    async def bulk_create_orders(
+        self,
+        info: Info,
+        orders: list[CreateOrderInput],
+        atomic: bool = False,
+        idempotency_key: str | None = None,
+    ) -> BulkCreateResult:
+        outcome = await bulk.bulk_create(
+            info.context,
+            [to_rest(order) for order in orders],
+            atomic=atomic,
+            idempotency_key=idempotency_key,
+        )
+        return BulkCreateResult.from_results(outcome.value)
 
     @strawberry.mutation(description="Change order fields (REST: PUT /v1/orders/{id}).")
     async def update_order(

@@ -12,7 +12,7 @@ from strawberry.scalars import JSON
 from db import models
 from gql.context import RequestContext
 from gql.enums import OrderStatus, TimelineEventType
-from gql.resolvers import customers, listing, orders, stats
+from gql.resolvers import bulk, customers, listing, orders, stats
 from gql.resolvers.identifiers import event_id
 from gql.resolvers.orders import OrderPage as OrderPageResult
 from gql.resolvers.validation import timestamp
@@ -325,3 +325,45 @@ class Customer:
             last_order_at=customer.last_order_at,
             _digits=customer.mobile_digits,
         )
+
+
+@strawberry.type
+class BulkError:
+    code: str
+    message: str
+    details: JSON | None
+
+
+@strawberry.type
+class BulkCreateItem:
+    index: int = strawberry.field(description="Position of the order in the request.")
+    order_id: strawberry.ID | None
+    reference_id: str | None
+    error: BulkError | None
+
+
+@strawberry.type
+class BulkCreateResult:
+    created: int
+    failed: int
+    results: list[BulkCreateItem]
+
+    @classmethod
+    def from_results(cls, results: list[bulk.BulkResult]) -> BulkCreateResult:
+        items = [
+            BulkCreateItem(
+                index=result.index,
+                order_id=strawberry.ID(result.order_id) if result.order_id else None,
+                reference_id=result.reference_id,
+                error=BulkError(
+                    code=result.error.code,
+                    message=result.error.message,
+                    details=JSON(result.error.details) if result.error.details else None,
+                )
+                if result.error
+                else None,
+            )
+            for result in results
+        ]
+        failed = sum(1 for item in items if item.error)
+        return cls(created=len(items) - failed, failed=failed, results=items)

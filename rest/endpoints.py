@@ -16,10 +16,10 @@ from starlette.responses import Response, StreamingResponse
 from db.models import Order, TimelineEvent
 from gql.context import RequestContext
 from gql.errors import PreconditionFailedError, ValidationError
-from gql.resolvers import export, idempotency, lifecycle, listing, orders, stats
+from gql.resolvers import bulk, export, idempotency, lifecycle, listing, orders, stats
 from gql.resolvers.identifiers import event_id
 from gql.resolvers.validation import reject_unknown
-from rest.representation import event_json, order_json, stats_json
+from rest.representation import bulk_result_json, event_json, order_json, stats_json
 from rest.responses import JSONResponse
 
 T = TypeVar("T")
@@ -139,6 +139,36 @@ class OrderCollection(HTTPEndpoint):
                 },
                 status_code=201,
                 headers={"Location": f"/v1/orders/{order.id}"},
+            )
+
+        return await idempotent_response(ctx, key, outcome, render)
+
+
+class OrderBulk(HTTPEndpoint):
+    """``/v1/orders/bulk``: up to 1,000 orders; ``?atomic=true`` for all or nothing."""
+
+    async def post(self, request: Request) -> Response:
+        ctx, key = context_of(request), idempotency_key(request)
+        params = query_params(request)
+        reject_unknown(params, {"atomic": None}, "the query")
+        atomic = params.get("atomic", "false").strip().lower()
+        if atomic not in ("true", "false"):
+            raise ValidationError("atomic must be true or false", {"field": "atomic"})
+        body = await json_object_body(request, ("orders",), "orders")
+        outcome = await bulk.bulk_create(
+            ctx, body["orders"], atomic=atomic == "true", idempotency_key=key
+        )
+
+        def render(results: list[bulk.BulkResult]) -> Response:
+            failed = sum(1 for result in results if result.error)
+            return JSONResponse(
+                {
+                    "success": failed == 0,
+                    "created": len(results) - failed,
+                    "failed": failed,
+                    "results": [bulk_result_json(result) for result in results],
+                },
+                status_code=201 if failed == 0 else 207,
             )
 
         return await idempotent_response(ctx, key, outcome, render)

@@ -7,9 +7,11 @@ from decimal import Decimal
 from typing import Any
 
 from db.models import Order, OrderItem, TimelineEvent
+from gql.resolvers.bulk import BulkResult
 from gql.resolvers.identifiers import event_id
 from gql.resolvers.stats import StatsSummary, StatsWindow
 from gql.resolvers.timestamps import format_utc
+from rest.errors import envelope
 
 
 def item_json(item: OrderItem) -> dict[str, Any]:
@@ -94,4 +96,15 @@ def stats_json(summary: StatsSummary) -> dict[str, Any]:
         "averageOrderValue": summary.average_order_value,
         "period": period_json(summary.window),
         "ordersByStatus": summary.orders_by_status,
+    }
+
+
+def bulk_result_json(result: BulkResult) -> dict[str, Any]:
+    if result.error is not None:
+        return {"index": result.index, "success": False, **envelope(result.error)}
+    return {
+        "index": result.index,
+        "success": True,
+        "_id": result.order_id,
+        "referenceId": result.reference_id,
     }
