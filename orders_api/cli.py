@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
+import sys
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
@@ -68,6 +70,9 @@ def serve(
     if settings.migrate_on_start:
         # Once, before any worker starts, so workers never race to create tables.
         _run(lambda db: migrations.upgrade(db.engine), migrate_first=False)
+    # uvicorn re-raises the SIGTERM it handled once the in-flight requests are done;
+    # ending here makes a graceful stop exit with status 0.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     uvicorn.run(
         "rest.asgi:app",
         host=host or settings.host,

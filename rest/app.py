@@ -92,6 +92,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         try:
             yield
         finally:
+            await app.state.rate_limiter.close()
             await db.dispose()
 
     graphql = GraphQLView(

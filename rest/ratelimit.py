@@ -81,6 +81,14 @@ class RateLimiter:
         self.auth_failure_limit = parse_limit(auth_failure_limit)
         self._primary_down_until = 0.0
 
+    async def close(self) -> None:
+        """Close the Redis connections (``limits`` has no public close: its Redis bridge
+        keeps the client in ``bridge.storage``)."""
+        client = getattr(getattr(self.storage, "bridge", None), "storage", None)
+        pool = getattr(client, "connection_pool", None)
+        if pool is not None:
+            pool.disconnect()
+
     def limit_for(self, principal: Principal) -> RateLimitItem:
         return parse_limit(principal.rate_limit) if principal.rate_limit else self.default_limit
 

@@ -15,7 +15,14 @@ from db.base import Base
 from db.engine import Database
 from tests.databases import fresh_postgres_database, require_postgres
 
-APPLICATION_TABLES = {"tenants", "api_keys", "orders", "order_items", "timeline_events"}
+APPLICATION_TABLES = {
+    "tenants",
+    "api_keys",
+    "orders",
+    "order_items",
+    "timeline_events",
+    "idempotency_keys",
+}
 
 
 async def table_names(db: Database) -> set[str]:
