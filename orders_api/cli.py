@@ -8,16 +8,29 @@ import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
 import uvicorn
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
 
 from db import migrate as migrations
 from db.engine import Database
 from gql.errors import DomainError
+from gql.resolvers import bulk
 from gql.resolvers.timestamps import format_utc
-from orders_api import tenants
+from orders_api import importer, tenants
 from orders_api.config import get_settings
 from orders_api.logs import log_config
 
@@ -91,6 +104,87 @@ def migrate() -> None:
     """Upgrade the database to the newest schema (alembic upgrade head)."""
     _run(lambda db: migrations.upgrade(db.engine), migrate_first=False)
     typer.echo(f"database at revision {migrations.head_revision()}")
+
+
+class RateColumn(ProgressColumn):
+    """Orders per second (rich's own speed column counts bytes)."""
+
+    def render(self, task: Task) -> Text:
+        return Text(f"{task.speed or 0:,.0f} orders/s")
+
+
+@app.command("import")
+def import_orders(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    tenant: Annotated[str, typer.Option(help="Tenant name or id.")],
+    file_format: Annotated[
+        str | None, typer.Option("--format", help="jsonl or csv (default: by extension).")
+    ] = None,
+    failed_file: Annotated[
+        Path | None, typer.Option(help="Write the lines that failed here, to fix and re-run.")
+    ] = None,
+    chunk: Annotated[
+        int, typer.Option(min=1, max=bulk.MAX_ORDERS, help="Orders per transaction.")
+    ] = 500,
+) -> None:
+    """Import orders from JSON Lines (one create-order body per line) or CSV (one column per
+    field; product_items and other objects as JSON). Safe to re-run: orders already there
+    (same external order or referenceId) are skipped."""
+    kind = (file_format or ("csv" if file.suffix.lower() == ".csv" else "jsonl")).lower()
+    if kind not in ("jsonl", "csv"):
+        raise typer.BadParameter("use jsonl or csv", param_hint="--format")
+    total = importer.count_lines(file, kind)
+    summary = importer.Summary()
+    failed_lines: list[importer.Line] = []
+
+    async def run(db: Database) -> None:
+        ctx = await importer.import_context(db, tenant)
+        pending: list[importer.Line] = []
+        with Progress(
+            TextColumn("importing"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            RateColumn(),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+            transient=False,
+        ) as progress:
+            task = progress.add_task("import", total=total)
+            for line in importer.read_lines(file, kind):
+                pending.append(line)
+                if len(pending) >= chunk:
+                    failed_lines.extend(await importer.import_chunk(ctx, pending, summary))
+                    progress.advance(task, len(pending))
+                    pending = []
+            if pending:
+                failed_lines.extend(await importer.import_chunk(ctx, pending, summary))
+                progress.advance(task, len(pending))
+
+    _run(run)
+    typer.echo(
+        f"created {summary.created}, skipped {summary.skipped} (already imported), "
+        f"failed {len(summary.failed)}"
+    )
+    for number, reason in summary.failed[:20]:
+        typer.echo(f"  line {number}: {reason}")
+    if len(summary.failed) > 20:
+        typer.echo(f"  ... and {len(summary.failed) - 20} more")
+    if summary.unkeyed:
+        typer.echo(
+            f"warning: {summary.unkeyed} orders have no external_order_source + "
+            "external_order_id or referenceId; a re-run cannot recognise them and would "
+            "create them again",
+            err=True,
+        )
+    if failed_file is not None and failed_lines:
+        with failed_file.open("w", encoding="utf-8") as out:
+            if kind == "csv":
+                with file.open(encoding="utf-8") as source:
+                    out.write(source.readline())
+            out.writelines(line.raw + "\n" for line in failed_lines)
+        typer.echo(f"failed lines written to {failed_file}")
+    if summary.failed:
+        raise typer.Exit(1)
 
 
 @tenant_app.command("create")
