@@ -73,7 +73,9 @@ async def export_csv(ctx: RequestContext, query: listing.OrderListQuery) -> Asyn
     ordinary 400. Rows come through a server-side cursor (``yield_per``) as plain tuples:
     nothing accumulates in an identity map.
     """
-    conditions = listing.filters(ctx.tenant_id, query, ctx.principal.tenant_timezone)
+    conditions = listing.filters(
+        ctx.tenant_id, query, ctx.principal.tenant_timezone, ctx.db.dialect
+    )
     statement = (
         select(
             Order.id,

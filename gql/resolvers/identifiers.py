@@ -33,7 +33,12 @@ def is_object_id(value: str) -> bool:
 
 def new_reference_id(at: datetime) -> str:
     """``ORD`` + 10-digit Unix seconds + 4 random upper-case letters or digits."""
-    suffix = "".join(secrets.choice(_REFERENCE_ALPHABET) for _ in range(4))
+    # One draw of 64 random bits, read as four base-36 digits (one urandom call, not four).
+    number = int.from_bytes(secrets.token_bytes(8), "big")
+    suffix = ""
+    for _ in range(4):
+        number, digit = divmod(number, 36)
+        suffix += _REFERENCE_ALPHABET[digit]
     return f"ORD{int(at.timestamp()):010d}{suffix}"
 
 

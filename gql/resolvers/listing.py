@@ -11,7 +11,18 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    CompoundSelect,
+    Select,
+    and_,
+    func,
+    literal_column,
+    or_,
+    select,
+    table,
+    union,
+)
 from sqlalchemy.sql.elements import UnaryExpression
 
 from db.models import Order
@@ -150,7 +161,9 @@ def _date_param(params: Mapping[str, str], name: str) -> date | datetime | None:
 # --- SQL -------------------------------------------------------------------------------
 
 
-def filters(tenant_id: str, query: OrderListQuery, timezone: str) -> list[ColumnElement[bool]]:
+def filters(
+    tenant_id: str, query: OrderListQuery, timezone: str, dialect: str
+) -> list[ColumnElement[bool]]:
     tz = zone(timezone)
     conditions: list[ColumnElement[bool]] = [Order.tenant_id == tenant_id]
     if query.statuses:
@@ -164,19 +177,35 @@ def filters(tenant_id: str, query: OrderListQuery, timezone: str) -> list[Column
     if end:
         conditions.append(Order.created_at < end)
     if query.search:
-        conditions.append(_search(query.search))
+        conditions.append(_search(query.search, dialect))
     if query.mobile:
         conditions.append(Order.mobile_digits == query.mobile)
     return conditions
 
 
-def _search(term: str) -> ColumnElement[bool]:
-    matches = [Order.search_text.like(f"%{_escape_like(term.lower())}%", escape="\\")]
+def _search(term: str, dialect: str) -> ColumnElement[bool]:
+    """``search_text`` contains the term. A phone-like term also matches by its digits
+    alone ("+91 98765" finds "+919876543210"); ``search_text`` holds those digits too.
+
+    Answered by a trigram index: FTS5 on SQLite (through its rowid), pg_trgm on PostgreSQL.
+    """
+    patterns = [f"%{_escape_like(term.lower())}%"]
     digits = digits_of(term)
-    # A phone-like term also matches the number's digits, whatever its punctuation.
     if digits and all(ch.isdigit() or ch in _PHONE_PUNCTUATION for ch in term):
-        matches.append(Order.mobile_digits.like(f"%{digits}%"))
-    return or_(*matches)
+        patterns.append(f"%{digits}%")
+    # Trigram indexes need three characters; shorter terms are common enough that a scan
+    # finds a page of matches quickly anyway.
+    if dialect == "sqlite" and len(term) >= 3:
+        matching_rows: CompoundSelect[Any] = union(
+            *(
+                select(literal_column("rowid"))
+                .select_from(table("orders_search"))
+                .where(literal_column("search_text").like(pattern, escape="\\"))
+                for pattern in patterns
+            )
+        )
+        return literal_column("orders.rowid").in_(matching_rows)
+    return or_(*(Order.search_text.like(pattern, escape="\\") for pattern in patterns))
 
 
 def _escape_like(term: str) -> str:

@@ -147,6 +147,8 @@ def search_text(order: Order | SimpleNamespace) -> str:
         order.email,
         order.external_order_id,
         order.external_order_number,
+        # The digits alone, so "9876543210" finds "+91 98765-43210" through the same index.
+        order.mobile_digits,
     )
     return "\n".join(part.lower() for part in parts if part)
 
@@ -249,7 +251,9 @@ async def order_history(ctx: RequestContext, order_id: str) -> list[TimelineEven
 async def list_orders(
     ctx: RequestContext, query: listing.OrderListQuery, *, with_items: bool = True
 ) -> OrderPage:
-    conditions = listing.filters(ctx.tenant_id, query, ctx.principal.tenant_timezone)
+    conditions = listing.filters(
+        ctx.tenant_id, query, ctx.principal.tenant_timezone, ctx.db.dialect
+    )
     statement = listing.page_statement(conditions, query)
     if with_items:
         statement = statement.options(selectinload(Order.items))

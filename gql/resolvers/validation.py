@@ -39,8 +39,12 @@ _REFERENCE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 RESERVED_REFERENCE_IDS = frozenset({"stats", "export", "bulk"})
 
 
+_NOT_A_DIGIT = re.compile(r"[^0-9]")
+
+
 def digits_of(text: str) -> str:
-    return "".join(ch for ch in text if ch.isdigit())
+    """The ASCII digits of a phone number, whatever its punctuation."""
+    return _NOT_A_DIGIT.sub("", text)
 
 
 def customer_digits(mobile: str, name: str = "mobile") -> str:
