@@ -111,15 +111,20 @@ async def import_chunk(ctx: RequestContext, lines: list[Line], summary: Summary)
             if result.error is None:
                 summary.created += 1
                 summary.unkeyed += not is_keyed(line.order)
-            elif isinstance(result.error, ConflictError) and "orderId" in (
-                result.error.details or {}
-            ):
-                summary.skipped += 1  # already imported (or already in the shop's orders)
+            elif isinstance(result.error, ConflictError) and _repeats_an_order(result.error):
+                summary.skipped += 1  # already imported, or repeated earlier in the file
             else:
                 line.error = result.error.message
                 failed.append(line)
     summary.failed.extend((line.number, line.error or "") for line in failed)
     return failed
+
+
+def _repeats_an_order(error: ConflictError) -> bool:
+    """A conflict with an order already stored (``orderId``) or with an earlier line of
+    the same chunk (``index``), as opposed to a transient clash."""
+    details = error.details or {}
+    return "orderId" in details or "index" in details
 
 
 async def import_context(db: Database, tenant: str) -> RequestContext:

@@ -85,11 +85,9 @@ async def bulk_create(
         )
 
     async def work(key: str | None) -> list[BulkResult]:
-        if atomic:
-            created = await _write_atomic(ctx, pending, key)
-        else:
-            created = await _write_chunks(ctx, pending, key)
-        return sorted([*results, *created], key=lambda result: result.index)
+        if atomic:  # here every order is valid: ``results`` is empty
+            return await _write_atomic(ctx, pending, key)
+        return await _write_chunks(ctx, pending, key, invalid=results)
 
     async def recall(stored: dict[str, Any]) -> list[BulkResult]:
         return [
@@ -337,11 +335,14 @@ async def _write_atomic(
 
 
 async def _write_chunks(
-    ctx: RequestContext, pending: list[_Pending], key: str | None
+    ctx: RequestContext, pending: list[_Pending], key: str | None, invalid: list[BulkResult]
 ) -> list[BulkResult]:
-    results: list[BulkResult] = []
+    """Write chunk by chunk; the answer (and what a key replays) holds every index, the
+    invalid orders' errors included."""
+    results = list(invalid)
     for start in range(0, len(pending), CHUNK):
         results.extend(await _write_chunk(ctx, pending[start : start + CHUNK]))
+    results.sort(key=lambda result: result.index)
     if key is not None:
         async with ctx.db.writer() as session, session.begin():
             await idempotency.complete(session, ctx, key, _stored(results))
