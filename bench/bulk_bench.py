@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -24,7 +22,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.http_bench import async_url, free_port  # noqa: E402
+from bench.http_bench import async_url, running_server, wait_until_healthy  # noqa: E402
 from db import migrate  # noqa: E402
 from db.engine import Database  # noqa: E402
 from orders_api import tenants  # noqa: E402
@@ -67,33 +65,11 @@ async def main() -> None:
         else f"sqlite+aiosqlite:///{tempfile.mkdtemp()}/bulk.db"
     )
     key = await prepare(url)
-    port = free_port()
-    env = {**os.environ, "DATABASE_URL": url, "LOG_LEVEL": "warning"}
-    server = subprocess.Popen(  # noqa: ASYNC220 (started once, before measuring)
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "rest.asgi:app",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
-    try:
+    with running_server(url) as base:
         async with httpx.AsyncClient(
-            base_url=f"http://127.0.0.1:{port}", headers={"x-tenant-api-key": key}, timeout=120
+            base_url=base, headers={"x-tenant-api-key": key}, timeout=120
         ) as client:
-            for _ in range(100):
-                try:
-                    if (await client.get("/healthz")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    await asyncio.sleep(0.1)
+            await wait_until_healthy(client)
             print(
                 f"{'mode':<12} {'orders':>8} {'seconds':>8} {'orders/s':>9}   ({url.split(':')[0]})"
             )
@@ -111,9 +87,6 @@ async def main() -> None:
                     created += response.json()["created"]
                 elapsed = time.perf_counter() - began
                 print(f"{mode:<12} {created:>8} {elapsed:>8.2f} {created / elapsed:>9.0f}")
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 if __name__ == "__main__":

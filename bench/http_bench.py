@@ -22,7 +22,8 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -128,6 +129,33 @@ def async_url(url: str) -> str:
     return Settings(_env_file=None, database_url=url).database_url  # type: ignore[call-arg]
 
 
+@contextmanager
+def running_server(url: str) -> Iterator[str]:
+    """A uvicorn process serving the app on ``url``'s database; yields its base URL."""
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": url, "LOG_LEVEL": "warning"}
+    command = [sys.executable, "-m", "uvicorn", "rest.asgi:app", "--port", str(port)]
+    server = subprocess.Popen(
+        [*command, "--log-level", "warning", "--no-access-log"], cwd=ROOT, env=env
+    )
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+async def wait_until_healthy(client: httpx.AsyncClient) -> None:
+    for _ in range(100):
+        try:
+            if (await client.get("/healthz")).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        await asyncio.sleep(0.1)
+    raise RuntimeError("the server did not start")
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -180,37 +208,14 @@ async def main() -> None:
     key, ids = await seed(url, args.orders)
     print(f"seeded {args.orders} orders in {time.perf_counter() - began:.1f}s ({url})")
 
-    port = free_port()
-    env = {**os.environ, "DATABASE_URL": url, "PORT": str(port), "LOG_LEVEL": "warning"}
-    server = subprocess.Popen(  # noqa: ASYNC220 (started once, before measuring)
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "rest.asgi:app",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
-    try:
-        base = f"http://127.0.0.1:{port}"
+    with running_server(url) as base:
         async with httpx.AsyncClient(
             base_url=base,
             headers={"x-tenant-api-key": key},
             timeout=30,
             limits=httpx.Limits(max_connections=args.concurrency),
         ) as client:
-            for _ in range(100):
-                try:
-                    if (await client.get("/healthz")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    await asyncio.sleep(0.1)
+            await wait_until_healthy(client)
             new_order = {
                 "mobile": "+919876543210",
                 "product_items": [{"name": "Widget", "quantity": 2, "price": 599}],
@@ -249,9 +254,6 @@ async def main() -> None:
                     f"{name:<44} {count:>9} {count / elapsed:>9.1f} {p50:>8.1f} "
                     f"{p95:>8.1f} {failures:>7}"
                 )
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 if __name__ == "__main__":
