@@ -179,7 +179,7 @@ def import_orders(
     if failed_file is not None and failed_lines:
         with failed_file.open("w", encoding="utf-8") as out:
             if kind == "csv":
-                with file.open(encoding="utf-8") as source:
+                with file.open(encoding="utf-8-sig") as source:
                     out.write(source.readline())
             out.writelines(line.raw + "\n" for line in failed_lines)
         typer.echo(f"failed lines written to {failed_file}")

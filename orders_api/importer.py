@@ -54,7 +54,8 @@ def read_lines(path: Path, kind: str) -> Iterator[Line]:
                 except json.JSONDecodeError as error:
                     yield Line(number, raw.rstrip("\n"), error=f"not valid JSON: {error}")
         return
-    with path.open(encoding="utf-8", newline="") as source:
+    # utf-8-sig: spreadsheets (Excel) start CSV files with a byte-order mark.
+    with path.open(encoding="utf-8-sig", newline="") as source:
         reader = csv.DictReader(source)
         for row in reader:
             number = reader.line_num
@@ -87,7 +88,7 @@ def _order_from_row(row: dict[str | None, Any]) -> dict[str, Any]:
 
 
 def count_lines(path: Path, kind: str) -> int:
-    with path.open(encoding="utf-8", newline="") as source:
+    with path.open(encoding="utf-8-sig", newline="") as source:
         if kind == "jsonl":
             return sum(1 for raw in source if raw.strip())
         return max(0, sum(1 for _ in csv.reader(source)) - 1)

@@ -24,7 +24,7 @@ from gql.context import RequestContext
 from gql.errors import ConflictError, DomainError, ValidationError
 from gql.resolvers import clock, idempotency, timeline
 from gql.resolvers.identifiers import new_reference_id
-from gql.resolvers.orders import order_values, search_text
+from gql.resolvers.orders import conflict_with, order_values, search_text
 from gql.resolvers.validation import NewOrder, parse_new_order
 
 MAX_ORDERS = 1000
@@ -74,9 +74,10 @@ async def bulk_create(
         )
     results, pending = _validate(ctx, orders)
     if atomic and len(pending) < len(orders):
-        raise ValidationError(
-            f"{len(orders) - len(pending)} of {len(orders)} orders are invalid; none were "
-            "created (atomic)",
+        only_conflicts = all(isinstance(r.error, ConflictError) for r in results)
+        raise (ConflictError if only_conflicts else ValidationError)(
+            f"{len(orders) - len(pending)} of {len(orders)} orders are invalid or duplicates; "
+            "none were created (atomic)",
             {
                 "errors": [
                     {"index": r.index, "error": _envelope(r.error)} for r in results if r.error
@@ -112,8 +113,11 @@ def _validate(ctx: RequestContext, orders: list[Any]) -> tuple[list[BulkResult],
     failed: list[BulkResult] = []
     pending: list[_Pending] = []
     seen: dict[tuple[str, ...], int] = {}
+    pending_by_index: dict[int, _Pending] = {}
     for index, payload in enumerate(orders):
         try:
+            if not isinstance(payload, dict):
+                raise ValidationError(f"orders[{index}] must be a JSON object", {"index": index})
             new = parse_new_order(payload)
         except DomainError as error:
             failed.append(BulkResult(index=index, error=error))
@@ -125,18 +129,25 @@ def _validate(ctx: RequestContext, orders: list[Any]) -> tuple[list[BulkResult],
         keys = _identity_keys(values)
         clash = next((seen[key] for key in keys if key in seen), None)
         if clash is not None:
+            earlier = pending_by_index[clash].values
             failed.append(
                 BulkResult(
                     index=index,
                     error=ConflictError(
-                        f"Order repeats the referenceId or external order of order {clash}",
-                        {"index": clash},
+                        f"Order repeats the referenceId or external order of order {clash} "
+                        "in this request",
+                        {
+                            "index": clash,
+                            "orderId": earlier["id"],
+                            "referenceId": earlier["reference_id"],
+                        },
                     ),
                 )
             )
             continue
         seen.update(dict.fromkeys(keys, index))
         pending.append(_Pending(index, new, values))
+        pending_by_index[index] = pending[-1]
     return failed, pending
 
 
@@ -211,16 +222,11 @@ def _duplicate(
     for key in _identity_keys(pending.values):
         if key in taken:
             order_id, reference_id = taken[key]
-            what = (
-                f"referenceId {key[1]}" if key[0] == "ref" else f"external order {key[1]}/{key[2]}"
-            )
-            return BulkResult(
-                index=pending.index,
-                error=ConflictError(
-                    f"An order with {what} already exists",
-                    {"orderId": order_id, "referenceId": reference_id},
-                ),
-            )
+            if key[0] == "ref":
+                error = conflict_with(order_id, reference_id, reference_id=key[1])
+            else:
+                error = conflict_with(order_id, reference_id, external=(key[1], key[2]))
+            return BulkResult(index=pending.index, error=error)
     return None
 
 
@@ -337,15 +343,36 @@ async def _write_atomic(
 async def _write_chunks(
     ctx: RequestContext, pending: list[_Pending], key: str | None, invalid: list[BulkResult]
 ) -> list[BulkResult]:
-    """Write chunk by chunk; the answer (and what a key replays) holds every index, the
-    invalid orders' errors included."""
+    """Write chunk by chunk, one transaction each; the answer holds every index, the
+    invalid orders' errors included.
+
+    With an idempotency key every chunk goes into ONE transaction with the key's
+    completion: a retry after a failure half-way must find either nothing written or
+    everything written, never some chunks without the key that would replay them.
+    """
     results = list(invalid)
-    for start in range(0, len(pending), CHUNK):
-        results.extend(await _write_chunk(ctx, pending[start : start + CHUNK]))
+    if key is None:
+        for start in range(0, len(pending), CHUNK):
+            results.extend(await _write_chunk(ctx, pending[start : start + CHUNK]))
+    else:
+        try:
+            async with ctx.db.writer() as session, session.begin():
+                for start in range(0, len(pending), CHUNK):
+                    chunk = pending[start : start + CHUNK]
+                    taken = await _taken(session, ctx, chunk)
+                    duplicates = [d for p in chunk if (d := _duplicate(p, taken))]
+                    clashing = {d.index for d in duplicates}
+                    fresh = [p for p in chunk if p.index not in clashing]
+                    if fresh:
+                        await _insert(session, ctx, fresh)
+                    results.extend([*duplicates, *_created(fresh)])
+                results.sort(key=lambda result: result.index)
+                await idempotency.complete(session, ctx, key, _stored(results))
+        except IntegrityError:
+            raise ConflictError(
+                "An order clashed with a concurrent write; nothing was created. Retry."
+            ) from None
     results.sort(key=lambda result: result.index)
-    if key is not None:
-        async with ctx.db.writer() as session, session.begin():
-            await idempotency.complete(session, ctx, key, _stored(results))
     return results
 
 

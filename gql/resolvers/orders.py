@@ -192,11 +192,29 @@ async def duplicate_of(
     existing = (await session.execute(statement.limit(1))).first()
     if existing is None:
         return None
-    details = {"orderId": existing.id, "referenceId": existing.reference_id}
     if reference_id and existing.reference_id == reference_id:
-        return ConflictError(f"An order with referenceId {reference_id} already exists", details)
+        return conflict_with(existing.id, existing.reference_id, reference_id=reference_id)
+    return conflict_with(existing.id, existing.reference_id, external=(source, external_id))
+
+
+def conflict_with(
+    order_id: str,
+    existing_reference: str,
+    *,
+    reference_id: str | None = None,
+    external: tuple[Any, Any] | None = None,
+) -> ConflictError:
+    """The 409 for an order that repeats ``order_id``'s referenceId or external order."""
+    what = (
+        f"referenceId {reference_id}"
+        if reference_id
+        else f"external order {external[0]}/{external[1]}"
+        if external
+        else "these identifiers"
+    )
     return ConflictError(
-        f"An order for external order {source}/{external_id} already exists", details
+        f"An order with {what} already exists",
+        {"orderId": order_id, "referenceId": existing_reference},
     )
 
 

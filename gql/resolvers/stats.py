@@ -31,6 +31,7 @@ NON_REVENUE_STATUSES = ("cancelled", "refunded")
 CENT = Decimal("0.01")
 # Longer explicit ranges are charted per month instead of per day.
 MAX_DAILY_BUCKETS = 62
+MAX_MONTHLY_BUCKETS = 1200
 
 Granularity = Literal["day", "month"]
 
@@ -226,11 +227,21 @@ def _bucket_starts(
     last_day = (end - timedelta(microseconds=1)).astimezone(tz).date()
     short = (last_day - first_day).days < MAX_DAILY_BUCKETS
     granularity: Granularity = "day" if short and not by_month else "month"
+    months = (last_day.year - first_day.year) * 12 + last_day.month - first_day.month + 1
+    if granularity == "month" and months > MAX_MONTHLY_BUCKETS:
+        # One bucket is one CASE branch: the request must not choose the query's size.
+        raise ValidationError(
+            f"A series covers at most {MAX_MONTHLY_BUCKETS // 12} years; narrow startDate/endDate",
+            {"field": "startDate"},
+        )
     starts = [start]
     day = first_day.replace(day=1) if granularity == "month" else first_day
     while True:
-        day = _next_month(day) if granularity == "month" else day + timedelta(days=1)
-        moment = _midnight(day, tz)
+        try:
+            day = _next_month(day) if granularity == "month" else day + timedelta(days=1)
+            moment = _midnight(day, tz)
+        except (ValueError, OverflowError):  # past year 9999: the window ends there
+            return starts
         if moment >= end:
             return starts
         starts.append(moment)

@@ -10,7 +10,8 @@ from gql.errors import ValidationError
 
 def format_utc(moment: datetime) -> str:
     """ISO 8601 UTC with ``Z`` and whole seconds: ``2023-06-21T14:35:12Z``."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # isoformat pads the year to four digits (strftime's %Y does not below 1000).
+    return moment.astimezone(UTC).replace(microsecond=0, tzinfo=None).isoformat() + "Z"
 
 
 def zone(name: str, field: str = "timezone") -> ZoneInfo:
