@@ -9,6 +9,13 @@ from db.engine import Database
 
 if TYPE_CHECKING:
     from gql.loaders import Loaders
+    from gql.resolvers.webhooks import WebhookPolicy
+
+
+def _default_policy() -> WebhookPolicy:
+    from gql.resolvers.webhooks import WebhookPolicy
+
+    return WebhookPolicy()
 
 
 @dataclass(frozen=True)
@@ -26,6 +33,7 @@ class Principal:
 class RequestContext:
     principal: Principal
     db: Database
+    webhook_policy: WebhookPolicy = field(default_factory=lambda: _default_policy())
     _loaders: Loaders | None = field(default=None, repr=False)
 
     @property

@@ -108,6 +108,20 @@ class TimelineEventInput:
 
 
 @strawberry.input
+class CreateWebhookInput:
+    url: str
+    event_types: list[str] | None = strawberry.UNSET
+    enabled: bool | None = strawberry.UNSET
+
+
+@strawberry.input
+class UpdateWebhookInput:
+    url: str | None = strawberry.UNSET
+    event_types: list[str] | None = strawberry.UNSET
+    enabled: bool | None = strawberry.UNSET
+
+
+@strawberry.input
 class OrderFilter:
     status: list[OrderStatus] | None = strawberry.UNSET
     start_date: datetime | None = strawberry.UNSET

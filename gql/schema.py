@@ -18,17 +18,31 @@ from strawberry.types import ExecutionContext
 from db import models
 from gql.context import RequestContext
 from gql.enums import OrderStatus, StatsPeriod
+from gql.errors import NotFoundError
 from gql.inputs import (
     CreateOrderInput,
+    CreateWebhookInput,
     OrderFilter,
     OrderSort,
     TimelineEventInput,
     UpdateOrderInput,
+    UpdateWebhookInput,
     to_rest,
 )
-from gql.resolvers import bulk, customers, lifecycle, listing, orders, stats
+from gql.resolvers import bulk, customers, lifecycle, listing, orders, stats, webhooks
 from gql.scalars import SCALAR_MAP
-from gql.types import BulkCreateResult, Customer, Order, OrderPage, Stats, TimelineEvent
+from gql.types import (
+    BulkCreateResult,
+    Customer,
+    Order,
+    OrderPage,
+    Stats,
+    TimelineEvent,
+    Webhook,
+    WebhookDelivery,
+    WebhookDeliveryPage,
+    WebhookWithSecret,
+)
 
 Info = strawberry.Info[RequestContext]
 
@@ -81,6 +95,28 @@ class Query:
             timezone=timezone,
         )
         return Stats.from_summary(await stats.order_stats(info.context, window))
+
+    @strawberry.field(description="The tenant's webhook endpoints (REST: GET /v1/webhooks).")
+    async def webhooks(self, info: Info) -> list[Webhook]:
+        return [Webhook.from_model(e) for e in await webhooks.list_endpoints(info.context)]
+
+    @strawberry.field(description="One webhook endpoint.")
+    async def webhook(self, info: Info, id: strawberry.ID) -> Webhook:
+        return Webhook.from_model(await webhooks.get_endpoint(info.context, str(id)))
+
+    @strawberry.field(description="An endpoint's delivery log, newest first.")
+    async def webhook_deliveries(
+        self, info: Info, webhook_id: strawberry.ID, page: int = 1, limit: int = 20
+    ) -> WebhookDeliveryPage:
+        records, total = await webhooks.list_deliveries(info.context, str(webhook_id), page, limit)
+        return WebhookDeliveryPage(
+            deliveries=[
+                WebhookDelivery.from_model(r.delivery, r.message_type, r.attempts) for r in records
+            ],
+            total=total,
+            page=page,
+            limit=limit,
+        )
 
     @strawberry.field(description="A customer by mobile number (digits only are compared).")
     async def customer(self, info: Info, mobile: str) -> Customer | None:
@@ -136,6 +172,48 @@ class Mutation:
             idempotency_key=idempotency_key,
         )
         return BulkCreateResult.from_results(outcome.value)
+
+    @strawberry.mutation(description="Register a webhook endpoint (REST: POST /v1/webhooks).")
+    async def create_webhook(self, info: Info, input: CreateWebhookInput) -> WebhookWithSecret:
+        created = await webhooks.create_endpoint(info.context, to_rest(input))
+        return WebhookWithSecret(
+            webhook=Webhook.from_model(created.endpoint), secret=created.secret
+        )
+
+    @strawberry.mutation(description="Change an endpoint (REST: PATCH /v1/webhooks/{id}).")
+    async def update_webhook(
+        self, info: Info, id: strawberry.ID, input: UpdateWebhookInput
+    ) -> Webhook:
+        endpoint = await webhooks.update_endpoint(info.context, str(id), to_rest(input))
+        return Webhook.from_model(endpoint)
+
+    @strawberry.mutation(description="Remove an endpoint (REST: DELETE /v1/webhooks/{id}).")
+    async def delete_webhook(self, info: Info, id: strawberry.ID) -> bool:
+        await webhooks.delete_endpoint(info.context, str(id))
+        return True
+
+    @strawberry.mutation(description="A new signing secret; the old one signs too for 24 h.")
+    async def rotate_webhook_secret(self, info: Info, id: strawberry.ID) -> WebhookWithSecret:
+        rotated = await webhooks.rotate_secret(info.context, str(id))
+        return WebhookWithSecret(
+            webhook=Webhook.from_model(rotated.endpoint), secret=rotated.secret
+        )
+
+    @strawberry.mutation(description="Send a webhook.test ping (REST: POST .../test).")
+    async def test_webhook(self, info: Info, id: strawberry.ID) -> WebhookDelivery:
+        delivery = await webhooks.send_test(info.context, str(id))
+        return WebhookDelivery.from_model(delivery, webhooks.TEST_EVENT, [])
+
+    @strawberry.mutation(description="Deliver a message again, with the same webhook-id.")
+    async def redeliver_webhook_delivery(
+        self, info: Info, webhook_id: strawberry.ID, delivery_id: strawberry.ID
+    ) -> WebhookDelivery:
+        raw = str(delivery_id)
+        if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
+            raise NotFoundError(f"Delivery not found: {raw}", {"deliveryId": raw})
+        delivery = await webhooks.redeliver(info.context, str(webhook_id), int(raw))
+        event_type = await webhooks.message_type(info.context, delivery.message_id)
+        return WebhookDelivery.from_model(delivery, event_type, [])
 
     @strawberry.mutation(description="Change order fields (REST: PUT /v1/orders/{id}).")
     async def update_order(

@@ -367,3 +367,98 @@ class BulkCreateResult:
         ]
         failed = sum(1 for item in items if item.error)
         return cls(created=len(items) - failed, failed=failed, results=items)
+
+
+@strawberry.type
+class Webhook:
+    id: strawberry.ID
+    url: str
+    event_types: list[str]
+    enabled: bool
+    disabled_reason: str | None = strawberry.field(
+        description="Why the service switched it off (410 Gone, failing for days)."
+    )
+    failing_since: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_model(cls, endpoint: models.WebhookEndpoint) -> Webhook:
+        return cls(
+            id=strawberry.ID(endpoint.id),
+            url=endpoint.url,
+            event_types=list(endpoint.event_types),
+            enabled=endpoint.enabled,
+            disabled_reason=endpoint.disabled_reason,
+            failing_since=endpoint.failing_since,
+            created_at=endpoint.created_at,
+            updated_at=endpoint.updated_at,
+        )
+
+
+@strawberry.type
+class WebhookWithSecret:
+    webhook: Webhook
+    secret: str = strawberry.field(description="Shown once: store it to verify signatures.")
+
+
+@strawberry.type
+class WebhookAttempt:
+    attempted_at: datetime
+    status_code: int | None
+    latency_ms: int
+    error: str | None
+
+
+@strawberry.type
+class WebhookDelivery:
+    id: strawberry.ID
+    message_id: str = strawberry.field(description="The webhook-id header, stable across retries.")
+    event_type: str
+    order_id: str | None
+    status: str
+    attempts: int
+    next_attempt_at: datetime | None
+    last_status_code: int | None
+    last_error: str | None
+    created_at: datetime
+    delivered_at: datetime | None
+    attempt_log: list[WebhookAttempt]
+
+    @classmethod
+    def from_model(
+        cls,
+        delivery: models.WebhookDelivery,
+        event_type: str,
+        attempts: list[models.WebhookAttempt],
+    ) -> WebhookDelivery:
+        return cls(
+            id=strawberry.ID(str(delivery.id)),
+            message_id=delivery.message_id,
+            event_type=event_type,
+            order_id=delivery.order_id,
+            status=delivery.status,
+            attempts=delivery.attempts,
+            next_attempt_at=delivery.next_attempt_at if delivery.status == "pending" else None,
+            last_status_code=delivery.last_status_code,
+            last_error=delivery.last_error,
+            created_at=delivery.created_at,
+            delivered_at=delivery.delivered_at,
+            attempt_log=[
+                WebhookAttempt(
+                    attempted_at=a.attempted_at,
+                    status_code=a.status_code,
+                    latency_ms=a.latency_ms,
+                    error=a.error,
+                )
+                for a in attempts
+            ],
+        )
+
+
+@strawberry.type
+class WebhookDeliveryPage:
+    deliveries: list[WebhookDelivery]
+    total: int
+    page: int
+    limit: int

@@ -48,7 +48,11 @@ class GraphQLView(GraphQL[RequestContext, None]):
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> RequestContext:
         principal: Principal = request.scope["state"]["principal"]
-        return RequestContext(principal=principal, db=request.app.state.db)
+        return RequestContext(
+            principal=principal,
+            db=request.app.state.db,
+            webhook_policy=request.app.state.webhook_policy,
+        )
 
     async def process_result(
         self, request: Request, result: ExecutionResult

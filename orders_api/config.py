@@ -33,6 +33,14 @@ class Settings(BaseSettings):
     # How long a successful API-key lookup is trusted per process (revocation delay).
     auth_cache_seconds: float = Field(default=5.0, ge=0)
     metrics_enabled: bool = True
+    # Webhooks: private/loopback destinations only where allowed (tests, on-premise).
+    webhook_allow_private_networks: bool = False
+    webhook_dispatcher: bool = True
+    webhook_poll_seconds: float = Field(default=1.0, gt=0)
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Seconds between attempts; the last one ends the retries (about three days).
+    webhook_retry_schedule: str = "5,300,1800,7200,18000,36000,50400,72000,86400"
+    webhook_disable_after_hours: float = Field(default=72.0, gt=0)
     graphql_max_depth: int = Field(default=10, ge=1)
     graphql_max_aliases: int = Field(default=30, ge=1)
     graphql_max_tokens: int = Field(default=2000, ge=10)

@@ -7,6 +7,7 @@ import logging
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 import strawberry
@@ -19,6 +20,8 @@ from db import migrate
 from db.engine import Database
 from gql.errors import DomainError
 from gql.limits import limit_extensions
+from gql.resolvers.dispatch import Dispatcher, DispatchSettings, parse_schedule
+from gql.resolvers.webhooks import WebhookPolicy
 from gql.schema import build_schema
 from gql.view import GraphQLView
 from orders_api import tenants
@@ -89,9 +92,23 @@ def create_app(settings: Settings | None = None) -> Starlette:
             settings.rate_limit_default,
             settings.auth_failure_limit,
         )
+        dispatcher = Dispatcher(
+            db,
+            DispatchSettings(
+                policy=app.state.webhook_policy,
+                schedule=parse_schedule(settings.webhook_retry_schedule),
+                timeout_seconds=settings.webhook_timeout_seconds,
+                disable_after=timedelta(hours=settings.webhook_disable_after_hours),
+            ),
+            poll_seconds=settings.webhook_poll_seconds,
+        )
+        if settings.webhook_dispatcher:
+            dispatcher.start()
+        app.state.dispatcher = dispatcher
         try:
             yield
         finally:
+            await dispatcher.stop()
             await app.state.rate_limiter.close()
             await db.dispose()
 
@@ -124,4 +141,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         lifespan=lifespan,
     )
     app.state.metrics = Metrics()
+    app.state.webhook_policy = WebhookPolicy(
+        allow_private_networks=settings.webhook_allow_private_networks,
+        require_https=settings.is_production,
+    )
     return app

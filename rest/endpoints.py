@@ -15,11 +15,21 @@ from starlette.responses import Response, StreamingResponse
 
 from db.models import Order, TimelineEvent
 from gql.context import RequestContext
-from gql.errors import PreconditionFailedError, ValidationError
-from gql.resolvers import bulk, export, idempotency, lifecycle, listing, orders, stats
+from gql.errors import NotFoundError, PreconditionFailedError, ValidationError
+from gql.resolvers import (
+    bulk,
+    export,
+    idempotency,
+    lifecycle,
+    listing,
+    orders,
+    stats,
+    webhooks,
+)
 from gql.resolvers.identifiers import event_id
+from gql.resolvers.shapes import event_json, order_json
 from gql.resolvers.validation import reject_unknown
-from rest.representation import bulk_result_json, event_json, order_json, stats_json
+from rest.representation import bulk_result_json, delivery_json, stats_json, webhook_json
 from rest.responses import JSONResponse
 
 T = TypeVar("T")
@@ -27,7 +37,11 @@ REPLAYED = {"Idempotent-Replayed": "true"}
 
 
 def context_of(request: Request) -> RequestContext:
-    return RequestContext(principal=request.state.principal, db=request.app.state.db)
+    return RequestContext(
+        principal=request.state.principal,
+        db=request.app.state.db,
+        webhook_policy=request.app.state.webhook_policy,
+    )
 
 
 async def json_body(request: Request) -> Any:
@@ -268,3 +282,102 @@ class OrderTimeline(HTTPEndpoint):
             )
 
         return await idempotent_response(ctx, key, outcome, render)
+
+
+class WebhookCollection(HTTPEndpoint):
+    """``/v1/webhooks``"""
+
+    async def get(self, request: Request) -> Response:
+        endpoints = await webhooks.list_endpoints(context_of(request))
+        return JSONResponse({"webhooks": [webhook_json(endpoint) for endpoint in endpoints]})
+
+    async def post(self, request: Request) -> Response:
+        created = await webhooks.create_endpoint(context_of(request), await json_body(request))
+        return JSONResponse(
+            {"success": True, "webhook": webhook_json(created.endpoint, created.secret)},
+            status_code=201,
+            headers={"Location": f"/v1/webhooks/{created.endpoint.id}"},
+        )
+
+
+class WebhookResource(HTTPEndpoint):
+    """``/v1/webhooks/{webhook_id}``"""
+
+    async def get(self, request: Request) -> Response:
+        endpoint = await webhooks.get_endpoint(
+            context_of(request), request.path_params["webhook_id"]
+        )
+        return JSONResponse(webhook_json(endpoint))
+
+    async def patch(self, request: Request) -> Response:
+        endpoint = await webhooks.update_endpoint(
+            context_of(request), request.path_params["webhook_id"], await json_body(request)
+        )
+        return JSONResponse({"success": True, "webhook": webhook_json(endpoint)})
+
+    async def delete(self, request: Request) -> Response:
+        await webhooks.delete_endpoint(context_of(request), request.path_params["webhook_id"])
+        return JSONResponse({"success": True, "message": "Webhook deleted"})
+
+
+class WebhookSecret(HTTPEndpoint):
+    """``/v1/webhooks/{webhook_id}/rotate-secret``"""
+
+    async def post(self, request: Request) -> Response:
+        rotated = await webhooks.rotate_secret(
+            context_of(request), request.path_params["webhook_id"]
+        )
+        return JSONResponse(
+            {"success": True, "webhook": webhook_json(rotated.endpoint, rotated.secret)}
+        )
+
+
+class WebhookTest(HTTPEndpoint):
+    """``/v1/webhooks/{webhook_id}/test``: a ``webhook.test`` ping."""
+
+    async def post(self, request: Request) -> Response:
+        delivery = await webhooks.send_test(context_of(request), request.path_params["webhook_id"])
+        return JSONResponse(
+            {"success": True, "delivery": delivery_json(delivery, webhooks.TEST_EVENT, [])},
+            status_code=202,
+        )
+
+
+class WebhookDeliveries(HTTPEndpoint):
+    """``/v1/webhooks/{webhook_id}/deliveries``: the delivery log, newest first."""
+
+    async def get(self, request: Request) -> Response:
+        params = query_params(request)
+        reject_unknown(params, {"page": None, "limit": None}, "the query")
+        page = listing.int_param(params, "page", 1)
+        limit = listing.int_param(params, "limit", 20)
+        records, total = await webhooks.list_deliveries(
+            context_of(request), request.path_params["webhook_id"], page, limit
+        )
+        return JSONResponse(
+            {
+                "deliveries": [
+                    delivery_json(r.delivery, r.message_type, r.attempts) for r in records
+                ],
+                "total": total,
+                "page": page,
+                "limit": limit,
+            }
+        )
+
+
+class WebhookRedelivery(HTTPEndpoint):
+    """``/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver``"""
+
+    async def post(self, request: Request) -> Response:
+        raw = request.path_params["delivery_id"]
+        if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
+            raise NotFoundError(f"Delivery not found: {raw}", {"deliveryId": raw})
+        delivery = await webhooks.redeliver(
+            context_of(request), request.path_params["webhook_id"], int(raw)
+        )
+        record_type = await webhooks.message_type(context_of(request), delivery.message_id)
+        return JSONResponse(
+            {"success": True, "delivery": delivery_json(delivery, record_type, [])},
+            status_code=202,
+        )

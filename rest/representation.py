@@ -1,83 +1,16 @@
-"""Orders and timeline events in the REST shape of the reference document."""
+"""REST answers that only the REST layer gives: statistics and bulk results. Orders and
+events have their shape in ``gql.resolvers.shapes`` (webhooks use it too)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-from decimal import Decimal
+from datetime import datetime, timedelta
 from typing import Any
 
-from db.models import Order, OrderItem, TimelineEvent
+from db.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from gql.resolvers.bulk import BulkResult
-from gql.resolvers.identifiers import event_id
 from gql.resolvers.stats import StatsSummary, StatsWindow
 from gql.resolvers.timestamps import format_utc
 from rest.errors import envelope
-
-
-def item_json(item: OrderItem) -> dict[str, Any]:
-    return {
-        "product_retailer_id": item.product_retailer_id,
-        "sku": item.sku,
-        "name": item.name,
-        "quantity": item.quantity,
-        "price": item.price,
-    }
-
-
-def order_json(order: Order, history: list[TimelineEvent] | None = None) -> dict[str, Any]:
-    """Every documented field, ``null`` when unset; ``order_history`` when given."""
-    body: dict[str, Any] = {
-        "_id": order.id,
-        "referenceId": order.reference_id,
-        "status": order.status,
-        "mobile": order.mobile,
-        "name": order.name,
-        "email": order.email,
-        "user_id": order.user_id,
-        "final_amount": order.final_amount,
-        "delivery_method": order.delivery_method,
-        "delivery_details": order.delivery_details,
-        "product_items": [item_json(item) for item in order.items],
-        "product_customizations": order.product_customizations,
-        "payment_info": payment_info_json(order.payment_info),
-        "payment_status": order.payment_status,
-        "external_order_source": order.external_order_source,
-        "external_order_id": order.external_order_id,
-        "external_order_number": order.external_order_number,
-        "notes": order.notes,
-        "created_at": format_utc(order.created_at),
-        "updated_at": format_utc(order.updated_at),
-    }
-    if history is not None:
-        body["order_history"] = [history_entry_json(event) for event in history]
-    return body
-
-
-def payment_info_json(info: dict[str, Any] | None) -> dict[str, Any] | None:
-    # The amount is kept as exact decimal text inside the JSON column; REST shows numbers.
-    if info is None or info.get("amount") is None:
-        return info
-    return {**info, "amount": Decimal(info["amount"])}
-
-
-def history_entry_json(event: TimelineEvent) -> dict[str, Any]:
-    return {
-        "status": event.status,
-        "timestamp": format_utc(event.created_at),
-        "note": (event.metadata_ or {}).get("note"),
-    }
-
-
-def event_json(event: TimelineEvent) -> dict[str, Any]:
-    return {
-        "id": event_id(event.seq),
-        "title": event.title,
-        "description": event.description,
-        "type": event.type,
-        "timestamp": format_utc(event.created_at),
-        "metadata": event.metadata_,
-        "actor": event.actor,
-    }
 
 
 def period_json(window: StatsWindow) -> dict[str, str | None]:
@@ -107,4 +40,53 @@ def bulk_result_json(result: BulkResult) -> dict[str, Any]:
         "success": True,
         "_id": result.order_id,
         "referenceId": result.reference_id,
+    }
+
+
+def webhook_json(endpoint: WebhookEndpoint, secret: str | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": endpoint.id,
+        "url": endpoint.url,
+        "event_types": endpoint.event_types,
+        "enabled": endpoint.enabled,
+        "disabled_reason": endpoint.disabled_reason,
+        "failing_since": format_utc(endpoint.failing_since) if endpoint.failing_since else None,
+        "created_at": format_utc(endpoint.created_at),
+        "updated_at": format_utc(endpoint.updated_at),
+    }
+    if secret is not None:
+        body["secret"] = secret  # only when created or rotated: shown once
+    return body
+
+
+def _when(moment: datetime | None) -> str | None:
+    return format_utc(moment) if moment else None
+
+
+def delivery_json(
+    delivery: WebhookDelivery, event_type: str, attempts: list[WebhookAttempt]
+) -> dict[str, Any]:
+    return {
+        "id": delivery.id,
+        "message_id": delivery.message_id,
+        "event_type": event_type,
+        "order_id": delivery.order_id,
+        "status": delivery.status,
+        "attempts": delivery.attempts,
+        "next_attempt_at": _when(delivery.next_attempt_at)
+        if delivery.status == "pending"
+        else None,
+        "last_status_code": delivery.last_status_code,
+        "last_error": delivery.last_error,
+        "created_at": format_utc(delivery.created_at),
+        "delivered_at": _when(delivery.delivered_at),
+        "attempt_log": [
+            {
+                "attempted_at": format_utc(attempt.attempted_at),
+                "status_code": attempt.status_code,
+                "latency_ms": attempt.latency_ms,
+                "error": attempt.error,
+            }
+            for attempt in attempts
+        ],
     }

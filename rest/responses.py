@@ -3,21 +3,16 @@ have at most two decimals, which a float prints back exactly."""
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 import orjson
 from starlette.responses import Response
 
-
-def _default(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return float(value)
-    raise TypeError(f"cannot encode {type(value).__name__} as JSON")
+from gql.resolvers.shapes import json_default
 
 
 def dumps(content: Any) -> bytes:
-    return orjson.dumps(content, default=_default)
+    return orjson.dumps(content, default=json_default)
 
 
 class JSONResponse(Response):

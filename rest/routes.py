@@ -14,6 +14,12 @@ from rest.endpoints import (
     OrderStats,
     OrderStatus,
     OrderTimeline,
+    WebhookCollection,
+    WebhookDeliveries,
+    WebhookRedelivery,
+    WebhookResource,
+    WebhookSecret,
+    WebhookTest,
 )
 
 ROUTES: list[BaseRoute] = [
@@ -26,4 +32,10 @@ ROUTES: list[BaseRoute] = [
     Route("/v1/orders/{order_id}", OrderResource),
     Route("/v1/orders/{order_id}/status", OrderStatus),
     Route("/v1/orders/{order_id}/timeline", OrderTimeline),
+    Route("/v1/webhooks", WebhookCollection),
+    Route("/v1/webhooks/{webhook_id}", WebhookResource),
+    Route("/v1/webhooks/{webhook_id}/rotate-secret", WebhookSecret),
+    Route("/v1/webhooks/{webhook_id}/test", WebhookTest),
+    Route("/v1/webhooks/{webhook_id}/deliveries", WebhookDeliveries),
+    Route("/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver", WebhookRedelivery),
 ]

@@ -22,6 +22,10 @@ APPLICATION_TABLES = {
     "order_items",
     "timeline_events",
     "idempotency_keys",
+    "webhook_endpoints",
+    "webhook_messages",
+    "webhook_deliveries",
+    "webhook_attempts",
 }
 
 

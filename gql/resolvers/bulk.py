@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.models import Order, OrderItem, TimelineEvent
 from gql.context import RequestContext
 from gql.errors import ConflictError, DomainError, ValidationError
-from gql.resolvers import clock, idempotency, timeline
+from gql.resolvers import clock, idempotency, timeline, webhooks
 from gql.resolvers.identifiers import new_reference_id
 from gql.resolvers.orders import conflict_with, order_values, search_text
 from gql.resolvers.validation import NewOrder, parse_new_order
@@ -279,6 +279,22 @@ async def _insert(session: AsyncSession, ctx: RequestContext, chunk: Sequence[_P
     await session.execute(
         insert(_table(TimelineEvent)), [_columns(TimelineEvent, row) for row in events]
     )
+    if await webhooks.subscribed(session, ctx.tenant_id):
+        await webhooks.enqueue(session, ctx.tenant_id, _as_orders(chunk), ["order.created"])
+
+
+def _as_orders(chunk: Sequence[_Pending]) -> list[Order]:
+    """Read-only stand-ins with the attributes the REST shape reads (webhook payloads)."""
+    return [
+        cast(
+            Order,
+            SimpleNamespace(
+                **p.values,
+                items=p.new.items,  # ItemInput has the attributes item_json reads
+            ),
+        )
+        for p in chunk
+    ]
 
 
 def _columns(model: Any, values: dict[str, Any]) -> dict[str, Any]:

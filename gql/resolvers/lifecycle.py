@@ -18,8 +18,9 @@ from sqlalchemy.orm import selectinload
 from db.models import Order, OrderItem, TimelineEvent
 from gql.context import RequestContext
 from gql.errors import ConflictError, PreconditionFailedError, order_not_found
-from gql.resolvers import clock, idempotency, timeline
+from gql.resolvers import clock, idempotency, timeline, webhooks
 from gql.resolvers.orders import build_items, by_id_or_reference, duplicate_of, search_text
+from gql.resolvers.shapes import event_json
 from gql.resolvers.statuses import check_transition, parse_status
 from gql.resolvers.validation import ItemInput, digits_of, note, parse_updates, sum_items
 
@@ -65,9 +66,16 @@ async def add_timeline_event(
 
     async def add(key: str | None) -> TimelineEvent:
         async with ctx.db.writer() as session, session.begin():
-            order = await _locked(session, ctx, order_id, None, with_items=False)
+            order = await _locked(session, ctx, order_id, None)
             row = timeline.append(order, new, ctx.actor, clock.now())
             session.add(row)
+            await webhooks.enqueue(
+                session,
+                ctx.tenant_id,
+                [order],
+                ["order.timeline_event_added"],
+                {"event": event_json(row)},
+            )
             await idempotency.complete(session, ctx, key, {"orderId": order.id, "seq": row.seq})
         return row
 
@@ -163,6 +171,11 @@ async def _apply(
         order.updated_at = at
         for event in events:
             session.add(timeline.append(order, event, ctx.actor, at))
+        announced = [
+            *(["order.status_changed"] if any(e.status for e in events) else []),
+            *(["order.updated"] if any(not e.status for e in events) else []),
+        ]
+        await webhooks.enqueue(session, ctx.tenant_id, [order], announced)
 
 
 async def _assign(session: AsyncSession, order: Order, changes: dict[str, Any]) -> set[str]:

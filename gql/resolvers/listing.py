@@ -138,12 +138,12 @@ def parse_list_params(
         mobile=params.get("mobile"),
         sort_by=params.get("sortBy", "created_at").strip(),
         descending=direction == "desc",
-        page=_int_param(params, "page", 1),
-        limit=_int_param(params, "limit", 10),
+        page=int_param(params, "page", 1),
+        limit=int_param(params, "limit", 10),
     ).validated()
 
 
-def _int_param(params: Mapping[str, str], name: str, default: int) -> int:
+def int_param(params: Mapping[str, str], name: str, default: int) -> int:
     raw = params.get(name)
     if raw is None:
         return default

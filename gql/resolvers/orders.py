@@ -17,7 +17,7 @@ from sqlalchemy.orm import selectinload
 from db.models import Order, OrderItem, TimelineEvent
 from gql.context import RequestContext
 from gql.errors import ConflictError, order_not_found
-from gql.resolvers import clock, idempotency, listing, timeline
+from gql.resolvers import clock, idempotency, listing, timeline, webhooks
 from gql.resolvers.identifiers import is_object_id, new_object_id, new_reference_id
 from gql.resolvers.validation import ItemInput, NewOrder, digits_of, parse_new_order
 
@@ -78,6 +78,7 @@ async def _insert(ctx: RequestContext, new: NewOrder, idempotency_key: str | Non
         if timeline.is_paid(order.payment_status):
             # Created already paid: the payment is part of its history from the start.
             session.add(timeline.append(order, timeline.payment_received(order), ctx.actor, at))
+        await webhooks.enqueue(session, ctx.tenant_id, [order], ["order.created"])
         await idempotency.complete(session, ctx, idempotency_key, {"orderId": order.id})
     return order
 
