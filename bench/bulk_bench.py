@@ -31,7 +31,9 @@ from orders_api import tenants  # noqa: E402
 async def prepare(url: str) -> str:
     db = Database.connect(url)
     await migrate.upgrade(db.engine)
-    issued = await tenants.create_tenant_with_key(db, f"bulk-{uuid.uuid4().hex[:6]}")
+    issued = await tenants.create_tenant_with_key(
+        db, f"bulk-{uuid.uuid4().hex[:6]}", rate_limit="100000000/minute"
+    )
     await db.dispose()
     return issued.api_key
 
