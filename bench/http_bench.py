@@ -235,7 +235,7 @@ async def main() -> None:
                     lambda: ("GET", "/v1/orders?searchTerm=asha", None),
                 ),
                 (
-                    "GET /v1/orders?searchTerm=<7 digits> (~10)",
+                    "GET /v1/orders?searchTerm=<7 digits> (few)",
                     lambda: (
                         "GET",
                         f"/v1/orders?searchTerm=9800{random.randint(0, 999):03d}",
