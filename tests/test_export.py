@@ -12,6 +12,7 @@ import contextlib
 import csv
 import gc
 import io
+import os
 import time
 import tracemalloc
 import uuid
@@ -598,9 +599,11 @@ async def insert_orders(db: Database, tenant_id: str, count: int, first: datetim
                     "mobile": mobile,
                     "mobile_digits": mobile[1:],
                     "name": name,
-                    "final_amount": Decimal("1798.00"),
+                    "final_amount_cents": Decimal("1798.00"),  # Money: amount in, cents stored
                     "delivery_method": "Local Delivery",
-                    "search_text": f"{order_id}\nbulk{n:08d}\n{name.lower()}\n{mobile}",
+                    # Empty: the export never searches, and indexing 200,000 texts in the
+                    # trigram search index would only slow the seeding down.
+                    "search_text": "",
                     "created_at": created,
                     "updated_at": created,
                     "version": 1,
@@ -608,7 +611,16 @@ async def insert_orders(db: Database, tenant_id: str, count: int, first: datetim
                 }
             )
         async with db.writer() as session, session.begin():
-            await session.execute(insert(Order), rows)
+            await session.execute(insert(Order.__table__), rows)  # Core: column names
+
+
+def resident_bytes() -> int | None:
+    """This process's resident memory now, or None where /proc is not available."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError):
+        return None
 
 
 async def test_export_of_200000_orders_streams_in_flat_memory(
@@ -626,9 +638,14 @@ async def test_export_of_200000_orders_streams_in_flat_memory(
     tail = b""
     gc.collect()
     started = time.perf_counter()
-    tracemalloc.start()
+    # Resident memory where the OS tells it (Linux): no tracing overhead, so the export runs
+    # at full speed. Elsewhere, tracemalloc (about four times slower).
+    use_rss = resident_bytes() is not None
+    if not use_rss:
+        tracemalloc.start()
+    peak_rss = baseline_rss = resident_bytes() or 0
     try:
-        baseline, _ = tracemalloc.get_traced_memory()
+        baseline, _ = tracemalloc.get_traced_memory() if not use_rss else (0, 0)
         async with (
             httpx.AsyncClient(transport=transport, base_url="http://test") as streaming,
             streaming.stream("GET", "/v1/orders/export", headers=shop.headers) as response,
@@ -642,16 +659,19 @@ async def test_export_of_200000_orders_streams_in_flat_memory(
                 if len(head) < 400:
                     head = (head + chunk)[:400]
                 tail = (tail + chunk)[-200:]
-        _, peak = tracemalloc.get_traced_memory()
+                if use_rss:
+                    peak_rss = max(peak_rss, resident_bytes() or 0)
+        _, peak = tracemalloc.get_traced_memory() if not use_rss else (0, 0)
     finally:
-        tracemalloc.stop()
+        if not use_rss:
+            tracemalloc.stop()
     elapsed = time.perf_counter() - started
-    growth = peak - baseline
+    growth = peak_rss - baseline_rss if use_rss else peak - baseline
 
     print(
         f"\nexport of {BULK_ORDERS} orders on {db.dialect}: seeded in {seeded:.1f}s, "
         f"streamed {size / 1e6:.1f} MB in {chunks} chunks in {elapsed:.1f}s, "
-        f"peak traced memory growth {growth / 1e6:.1f} MB"
+        f"peak {'resident' if use_rss else 'traced'} memory growth {growth / 1e6:.1f} MB"
     )
     assert rows == BULK_ORDERS + 1  # the header row and one line per order
     assert chunks > 1
