@@ -11,18 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import (
-    ColumnElement,
-    CompoundSelect,
-    Select,
-    and_,
-    func,
-    literal_column,
-    or_,
-    select,
-    table,
-    union,
-)
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.sql.elements import UnaryExpression
 
 from db.models import Order
@@ -187,24 +176,13 @@ def _search(term: str, dialect: str) -> ColumnElement[bool]:
     """``search_text`` contains the term. A phone-like term also matches by its digits
     alone ("+91 98765" finds "+919876543210"); ``search_text`` holds those digits too.
 
-    Answered by a trigram index: FTS5 on SQLite (through its rowid), pg_trgm on PostgreSQL.
+    On PostgreSQL a pg_trgm index answers it; SQLite scans the tenant's rows (see
+    migration 0004 for why not FTS5).
     """
     patterns = [f"%{_escape_like(term.lower())}%"]
     digits = digits_of(term)
     if digits and all(ch.isdigit() or ch in _PHONE_PUNCTUATION for ch in term):
         patterns.append(f"%{digits}%")
-    # Trigram indexes need three characters; shorter terms are common enough that a scan
-    # finds a page of matches quickly anyway.
-    if dialect == "sqlite" and len(term) >= 3:
-        matching_rows: CompoundSelect[Any] = union(
-            *(
-                select(literal_column("rowid"))
-                .select_from(table("orders_search"))
-                .where(literal_column("search_text").like(pattern, escape="\\"))
-                for pattern in patterns
-            )
-        )
-        return literal_column("orders.rowid").in_(matching_rows)
     return or_(*(Order.search_text.like(pattern, escape="\\") for pattern in patterns))
 
 
