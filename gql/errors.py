@@ -28,6 +28,13 @@ class DomainError(Exception):
         self.message = message
         self.details = details
 
+    def body(self) -> dict[str, Any]:
+        """The inside of the error envelope: ``{code, message, details?}``."""
+        body: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.details is not None:
+            body["details"] = self.details
+        return body
+
 
 class ValidationError(DomainError):
     code = "ValidationError"

@@ -13,10 +13,7 @@ from rest.responses import JSONResponse
 
 
 def envelope(error: DomainError) -> dict[str, Any]:
-    body: dict[str, Any] = {"code": error.code, "message": error.message}
-    if error.details is not None:
-        body["details"] = error.details
-    return {"error": body}
+    return {"error": error.body()}
 
 
 def error_response(error: DomainError, headers: dict[str, str] | None = None) -> Response:

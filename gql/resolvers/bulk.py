@@ -46,13 +46,6 @@ class _Pending:
     values: dict[str, Any]
 
 
-def _envelope(error: DomainError) -> dict[str, Any]:
-    body: dict[str, Any] = {"code": error.code, "message": error.message}
-    if error.details is not None:
-        body["details"] = error.details
-    return body
-
-
 def _error_from(envelope: dict[str, Any]) -> DomainError:
     error = DomainError(envelope["message"], envelope.get("details"))
     error.code = envelope["code"]  # type: ignore[misc]  # rebuilt for replays only
@@ -78,11 +71,7 @@ async def bulk_create(
         raise (ConflictError if only_conflicts else ValidationError)(
             f"{len(orders) - len(pending)} of {len(orders)} orders are invalid or duplicates; "
             "none were created (atomic)",
-            {
-                "errors": [
-                    {"index": r.index, "error": _envelope(r.error)} for r in results if r.error
-                ]
-            },
+            {"errors": [{"index": r.index, "error": r.error.body()} for r in results if r.error]},
         )
 
     async def work(key: str | None) -> list[BulkResult]:
@@ -322,7 +311,7 @@ def _created(chunk: Sequence[_Pending]) -> list[BulkResult]:
 def _stored(results: list[BulkResult]) -> dict[str, Any]:
     return {
         "results": [
-            {"index": r.index, "error": _envelope(r.error)}
+            {"index": r.index, "error": r.error.body()}
             if r.error
             else {"index": r.index, "orderId": r.order_id, "referenceId": r.reference_id}
             for r in results
@@ -343,9 +332,7 @@ async def _write_atomic(
                 f"{len(conflicts)} orders already exist; none were created (atomic)",
                 {
                     "errors": [
-                        {"index": c.index, "error": _envelope(c.error)}
-                        for c in conflicts
-                        if c.error
+                        {"index": c.index, "error": c.error.body()} for c in conflicts if c.error
                     ]
                 },
             )

@@ -28,6 +28,7 @@ from gql.errors import NotFoundError, ValidationError
 from gql.resolvers import clock
 from gql.resolvers.shapes import json_default, order_json
 from gql.resolvers.timestamps import format_utc
+from gql.resolvers.validation import reject_unknown
 
 EVENT_TYPES = (
     "order.created",
@@ -124,15 +125,13 @@ def _flag(value: Any, name: str) -> bool:
     return value
 
 
-def _reject_unknown(data: Any, known: tuple[str, ...]) -> dict[str, Any]:
+WEBHOOK_FIELDS = ("url", "event_types", "enabled")
+
+
+def _webhook_fields(data: Any) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ValidationError("Request body must be a JSON object")
-    unknown = sorted(set(data) - set(known))
-    if unknown:
-        raise ValidationError(
-            f"Unknown field{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}",
-            {"fields": unknown, "allowed": list(known)},
-        )
+    reject_unknown(data, dict.fromkeys(WEBHOOK_FIELDS), "")
     return data
 
 
@@ -140,7 +139,7 @@ def _reject_unknown(data: Any, known: tuple[str, ...]) -> dict[str, Any]:
 
 
 async def create_endpoint(ctx: RequestContext, data: Any) -> CreatedEndpoint:
-    data = _reject_unknown(data, ("url", "event_types", "enabled"))
+    data = _webhook_fields(data)
     now = clock.now()
     secret = new_secret()
     endpoint = WebhookEndpoint(
@@ -190,7 +189,7 @@ async def get_endpoint(ctx: RequestContext, endpoint_id: str) -> WebhookEndpoint
 
 
 async def update_endpoint(ctx: RequestContext, endpoint_id: str, data: Any) -> WebhookEndpoint:
-    data = _reject_unknown(data, ("url", "event_types", "enabled"))
+    data = _webhook_fields(data)
     url = await _url(data["url"], ctx.webhook_policy) if "url" in data else None
     async with ctx.db.writer() as session, session.begin():
         endpoint = await _owned(session, ctx, endpoint_id)
