@@ -44,10 +44,11 @@ class Money(TypeDecorator[Decimal]):
     def process_bind_param(self, value: Any, dialect: Dialect) -> int | None:
         if value is None:
             return None
-        cents = Decimal(value) * 100
-        if cents != cents.to_integral_value():
+        cents = (value if isinstance(value, Decimal) else Decimal(value)) * 100
+        whole = int(cents)
+        if whole != cents:
             raise ValueError(f"amount {value} has more than two decimals")
-        return int(cents)
+        return whole
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
         if value is None:

@@ -8,6 +8,7 @@ existing order. SPEC.md §4, §5."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -202,6 +203,71 @@ async def test_a_paid_bulk_order_gets_its_payment_event(tenant: Tenant) -> None:
     events = (await tenant.get(f"/v1/orders/{order_id}/timeline")).json()
     assert [e["title"] for e in events] == ["Order Created", "Payment Received"]
     assert [e["id"] for e in events] == ["evt_001", "evt_002"]
+
+
+FULL_ORDER: dict[str, Any] = {
+    "mobile": "+91 98765-43210",
+    "name": "Asha Rao",
+    "email": "asha@example.com",
+    "user_id": "user-7",
+    "status": "shipped",
+    "final_amount": "2497.05",
+    "delivery_method": "Courier",
+    "delivery_details": {
+        "recipient_name": "Asha",
+        "address": "12 MG Road",
+        "location": {"lat": 12.97, "lng": 77.59},
+        "estimated_delivery": "2026-12-01T10:30:00+05:30",
+    },
+    "product_customizations": {"engraving": "A.R.", "gift": True},
+    "payment_info": {"status": "paid", "amount": 2497.05, "currency": "INR", "method": "upi"},
+    "external_order_number": "#1001",
+    "notes": "Leave at the door",
+    "product_items": [
+        {
+            "product_retailer_id": "SKU-1",
+            "sku": "TEA-1",
+            "name": "Tea Set",
+            "quantity": 3,
+            "price": "19.99",
+        },
+        {"name": "Teapot", "quantity": 1, "price": 0.1},
+    ],
+}
+
+
+async def test_a_bulk_order_reads_back_exactly_like_the_same_order_created_alone(
+    tenant: Tenant,
+) -> None:
+    """Bulk rows go to the driver without the ORM: every stored value (cents, UTC times,
+    JSON objects, the creation events) must come back as a single create's does."""
+    alone = await tenant.post("/v1/orders", json={**FULL_ORDER, "external_order_id": "a"})
+    assert alone.status_code == 201, alone.text
+    response = await bulk(tenant, [{**FULL_ORDER, "external_order_id": "b"}])
+    assert response.status_code == 201, response.text
+    ids = [alone.json()["order"]["_id"], response.json()["results"][0]["_id"]]
+
+    def comparable(order: dict[str, Any]) -> dict[str, Any]:
+        varying = ("_id", "referenceId", "external_order_id", "created_at", "updated_at")
+        return {key: value for key, value in order.items() if key not in varying}
+
+    def comparable_events(events: list[dict[str, Any]], reference_id: str) -> str:
+        kept = [{k: v for k, v in e.items() if k != "timestamp"} for e in events]
+        return json.dumps(kept).replace(reference_id, "<referenceId>")
+
+    single, bulk_made = [(await tenant.get(f"/v1/orders/{i}")).json() for i in ids]
+    assert comparable(bulk_made) == comparable(single)
+    assert bulk_made["final_amount"] == 2497.05
+    assert bulk_made["product_items"][0]["price"] == 19.99
+    assert bulk_made["delivery_details"]["estimated_delivery"] == "2026-12-01T05:00:00Z"
+    assert bulk_made["created_at"].endswith("Z")
+    single_events, bulk_events = [
+        (await tenant.get(f"/v1/orders/{i}/timeline")).json() for i in ids
+    ]
+    assert comparable_events(bulk_events, bulk_made["referenceId"]) == comparable_events(
+        single_events, single["referenceId"]
+    )
+    assert [e["title"] for e in bulk_events] == ["Order Created", "Payment Received"]
 
 
 async def test_bulk_orders_are_findable_like_single_ones(tenant: Tenant) -> None:

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
 from types import SimpleNamespace
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, inspect, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db.bulk_insert import insert_rows
 from db.models import Order, OrderItem, TimelineEvent
 from gql.context import RequestContext
 from gql.errors import ConflictError, DomainError, ValidationError
@@ -261,13 +261,11 @@ async def _insert(session: AsyncSession, ctx: RequestContext, chunk: Sequence[_P
             }
             for position, item in enumerate(pending.new.items)
         )
-    # Core executemany on the tables (column names as keys): the ORM bulk path would
-    # ask for generated keys back, which costs twice the time here.
-    await session.execute(insert(_table(Order)), [_columns(Order, row) for row in orders])
-    await session.execute(insert(_table(OrderItem)), [_columns(OrderItem, row) for row in items])
-    await session.execute(
-        insert(_table(TimelineEvent)), [_columns(TimelineEvent, row) for row in events]
-    )
+    # Straight to the driver (attribute names as keys): the ORM bulk path asks for generated
+    # keys back, and Core's executemany re-processes every parameter; see db.bulk_insert.
+    await insert_rows(session, Order, orders)
+    await insert_rows(session, OrderItem, items)
+    await insert_rows(session, TimelineEvent, events)
     if await webhooks.subscribed(session, ctx.tenant_id):
         await webhooks.enqueue(session, ctx.tenant_id, _as_orders(chunk), ["order.created"])
 
@@ -284,21 +282,6 @@ def _as_orders(chunk: Sequence[_Pending]) -> list[Order]:
         )
         for p in chunk
     ]
-
-
-def _columns(model: Any, values: dict[str, Any]) -> dict[str, Any]:
-    """Attribute-keyed values as column-keyed ones (``final_amount`` → ``final_amount_cents``)."""
-    names = _column_names(model)
-    return {names[key]: value for key, value in values.items()}
-
-
-def _table(model: Any) -> Table:
-    return cast(Table, model.__table__)
-
-
-@cache
-def _column_names(model: Any) -> dict[str, str]:
-    return {attr.key: attr.columns[0].name for attr in inspect(model).column_attrs}
 
 
 def _created(chunk: Sequence[_Pending]) -> list[BulkResult]:

@@ -1,0 +1,90 @@
+"""``db.bulk_insert.insert_rows``: rows straight to the driver must store exactly what the
+ORM stores (the bulk-create test compares whole orders; this checks the conversions and
+the guards on their own)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from sqlalchemy import delete, event, select
+
+from db.bulk_insert import insert_rows
+from db.engine import Database
+from db.models import Tenant
+
+
+def tenant_row(created_at: datetime, **fields: Any) -> dict[str, Any]:
+    row = {
+        "id": uuid.uuid4().hex,
+        "name": f"bulk-insert-{uuid.uuid4().hex[:8]}",
+        "rate_limit": None,
+        "timezone": "UTC",
+        "created_at": created_at,
+    }
+    row.update(fields)
+    return row
+
+
+async def test_rows_read_back_as_given_with_shared_and_distinct_values(db: Database) -> None:
+    shared = datetime(2026, 11, 26, 9, 30, 15, 123456, tzinfo=UTC)
+    india = timezone(timedelta(hours=5, minutes=30))
+    rows = [
+        tenant_row(shared),
+        tenant_row(shared, rate_limit="5/minute"),  # the same object: converted once
+        tenant_row(datetime(2026, 11, 26, 15, 0, tzinfo=india)),  # another zone
+        tenant_row(shared),  # the shared value again after a different one
+    ]
+    try:
+        async with db.writer() as session, session.begin():
+            await insert_rows(session, Tenant, rows)
+        async with db.reader() as session:
+            stored = {
+                t.id: t
+                for t in await session.scalars(
+                    select(Tenant).where(Tenant.id.in_([row["id"] for row in rows]))
+                )
+            }
+        assert [stored[row["id"]].created_at for row in rows] == [
+            shared,
+            shared,
+            datetime(2026, 11, 26, 9, 30, tzinfo=UTC),
+            shared,
+        ]
+        assert [stored[row["id"]].rate_limit for row in rows] == [None, "5/minute", None, None]
+        assert all(stored[row["id"]].created_at.tzinfo == UTC for row in rows)
+    finally:
+        async with db.writer() as session, session.begin():
+            await session.execute(delete(Tenant).where(Tenant.id.in_([r["id"] for r in rows])))
+
+
+async def test_no_rows_is_no_statement(db: Database) -> None:
+    statements: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        async with db.writer() as session, session.begin():
+            await insert_rows(session, Tenant, [])
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
+    assert statements == []
+
+
+async def test_a_column_with_a_python_default_must_be_given(db: Database) -> None:
+    row = tenant_row(datetime.now(UTC))
+    del row["timezone"]
+    async with db.writer() as session, session.begin():
+        with pytest.raises(ValueError, match=r"rows of Tenant must give \['timezone'\]"):
+            await insert_rows(session, Tenant, [row])
+
+
+async def test_an_unknown_attribute_is_refused(db: Database) -> None:
+    row = tenant_row(datetime.now(UTC), colour="red")
+    async with db.writer() as session, session.begin():
+        with pytest.raises(ValueError, match=r"Tenant has no attributes \['colour'\]"):
+            await insert_rows(session, Tenant, [row])
