@@ -9,7 +9,7 @@ empty database. Prints one row per mode: orders created, seconds, orders/s.
 One warm-up request comes first. On PostgreSQL the bench then runs ANALYZE, as autovacuum
 does within a minute on a live server: a table that has never been analyzed has no
 statistics, and the duplicate lookups are then planned as a scan of the tenant's orders
-(measured 1,763 and 855 orders/s instead of 4,057 and 3,743). ``--cold`` skips ANALYZE to
+(measured 1,867 and 764 orders/s instead of 3,444 and 2,903). ``--cold`` skips ANALYZE to
 show that case.
 """
 
