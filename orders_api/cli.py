@@ -8,6 +8,8 @@ import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable
+from dataclasses import asdict
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -28,7 +30,7 @@ from rich.text import Text
 from db import migrate as migrations
 from db.engine import Database
 from gql.errors import DomainError
-from gql.resolvers import bulk
+from gql.resolvers import bulk, housekeeping
 from gql.resolvers.timestamps import format_utc
 from orders_api import importer, tenants
 from orders_api.config import get_settings
@@ -111,6 +113,15 @@ class RateColumn(ProgressColumn):
 
     def render(self, task: Task) -> Text:
         return Text(f"{task.speed or 0:,.0f} orders/s")
+
+
+@app.command()
+def prune(as_json: JsonOption = False) -> None:
+    """Delete expired idempotency keys and old finished webhook deliveries now (servers
+    also do it every HOUSEKEEPING_INTERVAL_SECONDS)."""
+    retention = timedelta(days=get_settings().webhook_retention_days)
+    pruned = asdict(_run(lambda db: housekeeping.prune(db, retention)))
+    _print(pruned, as_json, ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in pruned.items()))
 
 
 @app.command("import")

@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     # Seconds between attempts; the last one ends the retries (about three days).
     webhook_retry_schedule: str = "5,300,1800,7200,18000,36000,50400,72000,86400"
     webhook_disable_after_hours: float = Field(default=72.0, gt=0)
+    # Finished webhook deliveries, their attempts and messages are kept this long.
+    webhook_retention_days: float = Field(default=30.0, gt=0)
+    # How often each server process deletes expired rows; 0 turns it off (`orders-api prune`).
+    housekeeping_interval_seconds: float = Field(default=3600.0, ge=0)
     graphql_max_depth: int = Field(default=10, ge=1)
     graphql_max_aliases: int = Field(default=30, ge=1)
     graphql_max_tokens: int = Field(default=2000, ge=10)

@@ -21,6 +21,7 @@ from db.engine import Database
 from gql.errors import DomainError
 from gql.limits import limit_extensions
 from gql.resolvers.dispatch import Dispatcher, DispatchSettings, parse_schedule
+from gql.resolvers.housekeeping import Housekeeper
 from gql.resolvers.webhooks import WebhookPolicy
 from gql.schema import build_schema
 from gql.view import GraphQLView
@@ -105,9 +106,17 @@ def create_app(settings: Settings | None = None) -> Starlette:
         if settings.webhook_dispatcher:
             dispatcher.start()
         app.state.dispatcher = dispatcher
+        housekeeper = Housekeeper(
+            db,
+            interval=settings.housekeeping_interval_seconds,
+            webhook_retention=timedelta(days=settings.webhook_retention_days),
+        )
+        if settings.housekeeping_interval_seconds > 0:
+            housekeeper.start()
         try:
             yield
         finally:
+            await housekeeper.stop()
             await dispatcher.stop()
             await app.state.rate_limiter.close()
             await db.dispose()

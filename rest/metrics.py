@@ -10,6 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from prometheus_client.exposition import generate_latest
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
@@ -64,11 +65,20 @@ class MetricsMiddleware:
             await self.app(scope, receive, record_status)
         finally:
             metrics: Metrics = scope["app"].state.metrics
-            route = scope.get("route")
-            # Templates, never raw paths: order ids must not become label values.
-            template = getattr(route, "path", None) or "unmatched"
+            template = _route_template(scope)
             metrics.requests.labels(template, scope["method"], str(status)).inc()
             metrics.latency.labels(template).observe(time.perf_counter() - started)
+
+
+def _route_template(scope: Scope) -> str:
+    """The route's path template, never the raw path: order ids must not become labels."""
+    route = scope.get("route")
+    if route is None:
+        # Answered before routing (401, 413, 429): name the route it was meant for.
+        route = next(
+            (r for r in scope["app"].routes if r.matches(scope)[0] is not Match.NONE), None
+        )
+    return getattr(route, "path", None) or "unmatched"
 
 
 async def metrics_endpoint(request: Request) -> Response:

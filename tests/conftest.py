@@ -66,6 +66,9 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         # The webhook dispatcher polls the database in the background: only the webhook
         # tests, which wait for deliveries, turn it on (it would skew statement counts).
         "webhook_dispatcher": False,
+        # Housekeeping deletes expired rows of every tenant in the background: its own
+        # tests run it when they choose.
+        "housekeeping_interval_seconds": 0,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

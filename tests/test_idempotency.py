@@ -136,12 +136,12 @@ def gate(monkeypatch: pytest.MonkeyPatch) -> Iterator[Gate]:
 
     async def claim_then_wait(
         ctx: RequestContext, key: str, operation: str, data: Any
-    ) -> idempotency.Replay | None:
-        replay = await original(ctx, key, operation, data)
-        if replay is None and not held.claimed.is_set():
+    ) -> idempotency.Claim | idempotency.Replay:
+        claimed = await original(ctx, key, operation, data)
+        if isinstance(claimed, idempotency.Claim) and not held.claimed.is_set():
             held.claimed.set()
             await asyncio.wait_for(held.release.wait(), timeout=30)
-        return replay
+        return claimed
 
     monkeypatch.setattr(idempotency, "claim", claim_then_wait)
     yield held
@@ -272,6 +272,33 @@ async def test_rest_create_while_the_first_is_in_flight_is_a_conflict(
 
     replay = await tenant.post("/v1/orders", json=ORDER_BODY, headers=keyed(key))
     assert_replay_of(first, replay)
+
+
+async def test_a_request_outlived_by_its_takeover_writes_nothing(
+    tenant: Tenant, gate: Gate, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first request holds its claim past the 5-minute takeover; the retry takes over
+    and creates the order; the first then finds its claim gone: 409, nothing written."""
+    key = new_key()
+    first_task = asyncio.create_task(tenant.post("/v1/orders", json=ORDER_BODY, headers=keyed(key)))
+    await asyncio.wait_for(gate.claimed.wait(), timeout=10)
+    later = datetime.now(UTC) + timedelta(minutes=5, seconds=1)
+    monkeypatch.setattr(clock, "now", lambda: later)
+    try:
+        retry = await asyncio.wait_for(
+            tenant.post("/v1/orders", json=ORDER_BODY, headers=keyed(key)), timeout=10
+        )
+    finally:
+        gate.release.set()
+    first = await asyncio.wait_for(first_task, timeout=10)
+
+    assert retry.status_code == 201, retry.text
+    error = assert_error(first, 409, "ConflictError")
+    assert error["details"] == {"idempotencyKey": key}
+    assert "took it over" in error["message"]
+    assert await order_total(tenant) == 1
+    replay = await tenant.post("/v1/orders", json=ORDER_BODY, headers=keyed(key))
+    assert_replay_of(retry, replay)
 
 
 async def test_an_in_flight_key_row_makes_a_retry_a_conflict(tenant: Tenant, db: Database) -> None:

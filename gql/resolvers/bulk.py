@@ -74,10 +74,10 @@ async def bulk_create(
             {"errors": [{"index": r.index, "error": r.error.body()} for r in results if r.error]},
         )
 
-    async def work(key: str | None) -> list[BulkResult]:
+    async def work(claim: idempotency.Claim | None) -> list[BulkResult]:
         if atomic:  # here every order is valid: ``results`` is empty
-            return await _write_atomic(ctx, pending, key)
-        return await _write_chunks(ctx, pending, key, invalid=results)
+            return await _write_atomic(ctx, pending, claim)
+        return await _write_chunks(ctx, pending, claim, invalid=results)
 
     async def recall(stored: dict[str, Any]) -> list[BulkResult]:
         return [
@@ -303,7 +303,7 @@ def _stored(results: list[BulkResult]) -> dict[str, Any]:
 
 
 async def _write_atomic(
-    ctx: RequestContext, pending: list[_Pending], key: str | None
+    ctx: RequestContext, pending: list[_Pending], claim: idempotency.Claim | None
 ) -> list[BulkResult]:
     async with ctx.db.writer() as session, session.begin():
         taken: dict[tuple[str, ...], tuple[str, str]] = {}
@@ -322,12 +322,15 @@ async def _write_atomic(
         for start in range(0, len(pending), CHUNK):
             await _insert(session, ctx, pending[start : start + CHUNK])
         created = _created(pending)
-        await idempotency.complete(session, ctx, key, _stored(created))
+        await idempotency.complete(session, ctx, claim, _stored(created))
     return created
 
 
 async def _write_chunks(
-    ctx: RequestContext, pending: list[_Pending], key: str | None, invalid: list[BulkResult]
+    ctx: RequestContext,
+    pending: list[_Pending],
+    claim: idempotency.Claim | None,
+    invalid: list[BulkResult],
 ) -> list[BulkResult]:
     """Write chunk by chunk, one transaction each; the answer holds every index, the
     invalid orders' errors included.
@@ -337,7 +340,7 @@ async def _write_chunks(
     everything written, never some chunks without the key that would replay them.
     """
     results = list(invalid)
-    if key is None:
+    if claim is None:
         for start in range(0, len(pending), CHUNK):
             results.extend(await _write_chunk(ctx, pending[start : start + CHUNK]))
     else:
@@ -353,7 +356,7 @@ async def _write_chunks(
                         await _insert(session, ctx, fresh)
                     results.extend([*duplicates, *_created(fresh)])
                 results.sort(key=lambda result: result.index)
-                await idempotency.complete(session, ctx, key, _stored(results))
+                await idempotency.complete(session, ctx, claim, _stored(results))
         except IntegrityError:
             raise ConflictError(
                 "An order clashed with a concurrent write; nothing was created. Retry."

@@ -12,7 +12,10 @@
 4. If the work fails, ``release`` forgets the key so the client may retry.
 
 Keys belong to a tenant, hold for ``KEY_LIFETIME``, and an in-flight claim older than
-``STALE_CLAIM`` is taken over (its request died without releasing it).
+``STALE_CLAIM`` is taken over (its request died without releasing it). The claim's time is
+its owner's token: ``complete`` and ``release`` act only on the claim they were given, so
+a request that was merely slow, not dead, fails with 409 and writes nothing instead of
+completing a key a retry now owns.
 """
 
 from __future__ import annotations
@@ -20,11 +23,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any, Generic, TypeVar
+from datetime import datetime, timedelta
+from typing import Any, Generic, TypeVar, cast
 
 import orjson
-from sqlalchemy import delete, update
+from sqlalchemy import ColumnElement, CursorResult, delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -47,6 +50,14 @@ class Replay:
     body: bytes | None
 
 
+@dataclass(frozen=True)
+class Claim:
+    """This request owns ``key`` since ``claimed_at`` (the key row's ``created_at``)."""
+
+    key: str
+    claimed_at: datetime
+
+
 T = TypeVar("T")
 
 
@@ -63,21 +74,21 @@ async def run_once(
     key: str | None,
     operation: str,
     data: Any,
-    work: Callable[[str | None], Awaitable[T]],
+    work: Callable[[Claim | None], Awaitable[T]],
     recall: Callable[[dict[str, Any]], Awaitable[T]],
 ) -> Outcome[T]:
-    """``work(key)`` once per key (it must ``complete`` the key in its transaction);
+    """``work(claim)`` once per key (it must ``complete`` the claim in its transaction);
     retries get ``recall(result)`` of the first run."""
     if key is None:
         return Outcome(await work(None))
-    replay = await claim(ctx, key, operation, data)
-    if replay is not None:
-        assert replay.result is not None, "a done key always has its result"
-        return Outcome(await recall(replay.result), replay)
+    claimed = await claim(ctx, key, operation, data)
+    if isinstance(claimed, Replay):
+        assert claimed.result is not None, "a done key always has its result"
+        return Outcome(await recall(claimed.result), claimed)
     try:
-        return Outcome(await work(key))
+        return Outcome(await work(claimed))
     except BaseException:
-        await release(ctx, key)
+        await release(ctx, claimed)
         raise
 
 
@@ -97,8 +108,8 @@ def check_key(key: str) -> str:
     return key
 
 
-async def claim(ctx: RequestContext, key: str, operation: str, data: Any) -> Replay | None:
-    """None when this request owns the key now; a Replay when it was already done."""
+async def claim(ctx: RequestContext, key: str, operation: str, data: Any) -> Claim | Replay:
+    """A Claim when this request owns the key now; a Replay when it was already done."""
     check_key(key)
     print_ = fingerprint(operation, data)
     for attempt in (1, 2):
@@ -111,7 +122,7 @@ async def claim(ctx: RequestContext, key: str, operation: str, data: Any) -> Rep
     raise AssertionError("unreachable")
 
 
-async def _claim(ctx: RequestContext, key: str, print_: str) -> Replay | None:
+async def _claim(ctx: RequestContext, key: str, print_: str) -> Claim | Replay:
     now = clock.now()
     async with ctx.db.writer() as session, session.begin():
         row = await session.get(IdempotencyKey, (ctx.tenant_id, key), with_for_update=True)
@@ -130,7 +141,7 @@ async def _claim(ctx: RequestContext, key: str, print_: str) -> Replay | None:
                     expires_at=now + KEY_LIFETIME,
                 )
             )
-            return None
+            return Claim(key, now)
         if row.fingerprint != print_:
             raise IdempotencyKeyReusedError(
                 "This Idempotency-Key was already used with a different request",
@@ -143,20 +154,37 @@ async def _claim(ctx: RequestContext, key: str, print_: str) -> Replay | None:
                     {"idempotencyKey": key},
                 )
             row.created_at = now  # the earlier request died: this one takes over
-            return None
+            return Claim(key, now)
         return Replay(result=row.result, status=row.response_status, body=row.response_body)
 
 
 async def complete(
-    session: AsyncSession, ctx: RequestContext, key: str | None, result: dict[str, Any]
+    session: AsyncSession, ctx: RequestContext, claim: Claim | None, result: dict[str, Any]
 ) -> None:
-    """Mark the key done, in the caller's transaction (the one doing the work)."""
-    if key is None:
+    """Mark the key done, in the caller's transaction (the one doing the work). Raises
+    ConflictError, which rolls that work back, when the claim is no longer this request's."""
+    if claim is None:
         return
-    await session.execute(
+    completed = await session.execute(
         update(IdempotencyKey)
-        .where(IdempotencyKey.tenant_id == ctx.tenant_id, IdempotencyKey.key == key)
+        .where(*_owned(ctx, claim))
         .values(state="done", result=result)
+        .execution_options(synchronize_session=False)
+    )
+    if cast(CursorResult[Any], completed).rowcount != 1:
+        raise ConflictError(
+            f"This request ran longer than {STALE_CLAIM.seconds // 60} minutes and a retry "
+            "with the same Idempotency-Key took it over; nothing was written by this one",
+            {"idempotencyKey": claim.key},
+        )
+
+
+def _owned(ctx: RequestContext, claim: Claim) -> tuple[ColumnElement[bool], ...]:
+    return (
+        IdempotencyKey.tenant_id == ctx.tenant_id,
+        IdempotencyKey.key == claim.key,
+        IdempotencyKey.state == "in_flight",
+        IdempotencyKey.created_at == claim.claimed_at,
     )
 
 
@@ -169,12 +197,7 @@ async def remember_response(ctx: RequestContext, key: str, status: int, body: by
         )
 
 
-async def release(ctx: RequestContext, key: str) -> None:
+async def release(ctx: RequestContext, claim: Claim) -> None:
+    """Forget a claim whose work failed (never one a retry has taken over since)."""
     async with ctx.db.writer() as session, session.begin():
-        await session.execute(
-            delete(IdempotencyKey).where(
-                IdempotencyKey.tenant_id == ctx.tenant_id,
-                IdempotencyKey.key == key,
-                IdempotencyKey.state == "in_flight",
-            )
-        )
+        await session.execute(delete(IdempotencyKey).where(*_owned(ctx, claim)))

@@ -64,7 +64,7 @@ async def add_timeline_event(
 ) -> idempotency.Outcome[TimelineEvent]:
     new = timeline.custom(event)  # first: a validation failure never claims the key
 
-    async def add(key: str | None) -> TimelineEvent:
+    async def add(claim: idempotency.Claim | None) -> TimelineEvent:
         async with ctx.db.writer() as session, session.begin():
             order = await _locked(session, ctx, order_id, None)
             row = timeline.append(order, new, ctx.actor, clock.now())
@@ -76,7 +76,7 @@ async def add_timeline_event(
                 ["order.timeline_event_added"],
                 {"event": event_json(row)},
             )
-            await idempotency.complete(session, ctx, key, {"orderId": order.id, "seq": row.seq})
+            await idempotency.complete(session, ctx, claim, {"orderId": order.id, "seq": row.seq})
         return row
 
     async def recall(result: dict[str, Any]) -> TimelineEvent:

@@ -48,14 +48,14 @@ async def create_order(
         return await get_order(ctx, result["orderId"])
 
     return await idempotency.run_once(
-        ctx, idempotency_key, "createOrder", payload, lambda key: _create(ctx, new, key), recall
+        ctx, idempotency_key, "createOrder", payload, lambda claim: _create(ctx, new, claim), recall
     )
 
 
-async def _create(ctx: RequestContext, new: NewOrder, idempotency_key: str | None) -> Order:
+async def _create(ctx: RequestContext, new: NewOrder, claim: idempotency.Claim | None) -> Order:
     for attempt in range(_REFERENCE_ATTEMPTS):
         try:
-            return await _insert(ctx, new, idempotency_key)
+            return await _insert(ctx, new, claim)
         except IntegrityError as error:
             generated_clash = new.reference_id is None and "reference_id" in str(error.orig)
             if generated_clash and attempt + 1 < _REFERENCE_ATTEMPTS:
@@ -66,7 +66,7 @@ async def _create(ctx: RequestContext, new: NewOrder, idempotency_key: str | Non
     raise AssertionError("unreachable")
 
 
-async def _insert(ctx: RequestContext, new: NewOrder, idempotency_key: str | None) -> Order:
+async def _insert(ctx: RequestContext, new: NewOrder, claim: idempotency.Claim | None) -> Order:
     at = clock.now()
     async with ctx.db.writer() as session, session.begin():
         duplicate = await _duplicate_of(session, ctx.tenant_id, new)
@@ -79,7 +79,7 @@ async def _insert(ctx: RequestContext, new: NewOrder, idempotency_key: str | Non
             # Created already paid: the payment is part of its history from the start.
             session.add(timeline.append(order, timeline.payment_received(order), ctx.actor, at))
         await webhooks.enqueue(session, ctx.tenant_id, [order], ["order.created"])
-        await idempotency.complete(session, ctx, idempotency_key, {"orderId": order.id})
+        await idempotency.complete(session, ctx, claim, {"orderId": order.id})
     return order
 
 

@@ -14,7 +14,7 @@ import ipaddress
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -22,6 +22,7 @@ import orjson
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db.bulk_insert import insert_rows
 from db.models import Order, WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookMessage
 from gql.context import RequestContext
 from gql.errors import NotFoundError, ValidationError
@@ -227,9 +228,8 @@ async def rotate_secret(ctx: RequestContext, endpoint_id: str) -> CreatedEndpoin
 
 
 def _message(
-    tenant_id: str, type_: str, data: dict[str, Any], order_id: str | None
+    tenant_id: str, type_: str, data: dict[str, Any], order_id: str | None, now: datetime
 ) -> dict[str, Any]:
-    now = clock.now()
     return {
         "id": "msg_" + secrets.token_hex(12),
         "tenant_id": tenant_id,
@@ -274,18 +274,19 @@ async def enqueue(
         return
     messages: list[dict[str, Any]] = []
     deliveries: list[dict[str, Any]] = []
+    now = clock.now()  # one moment for the whole transaction: converted once when stored
     for order in orders:
         body = {"order": order_json(order), **(extra or {})}
         for type_ in types:
             wanted = [e for e in endpoints if ALL_EVENTS in e.event_types or type_ in e.event_types]
             if not wanted:
                 continue
-            message = _message(tenant_id, type_, body, order.id)
+            message = _message(tenant_id, type_, body, order.id, now)
             messages.append(message)
             deliveries.extend(_delivery(message, endpoint.id) for endpoint in wanted)
     if messages:
-        await session.execute(insert(WebhookMessage), messages)
-        await session.execute(insert(WebhookDelivery), deliveries)
+        await insert_rows(session, WebhookMessage, messages)
+        await insert_rows(session, WebhookDelivery, deliveries)
 
 
 def _delivery(message: dict[str, Any], endpoint_id: str) -> dict[str, Any]:
@@ -305,7 +306,7 @@ async def send_test(ctx: RequestContext, endpoint_id: str) -> WebhookDelivery:
     """A ``webhook.test`` ping to one endpoint, delivered like any other message."""
     async with ctx.db.writer() as session, session.begin():
         endpoint = await _owned(session, ctx, endpoint_id)
-        message = _message(ctx.tenant_id, TEST_EVENT, {"webhookId": endpoint.id}, None)
+        message = _message(ctx.tenant_id, TEST_EVENT, {"webhookId": endpoint.id}, None, clock.now())
         await session.execute(insert(WebhookMessage), [message])
         delivery = WebhookDelivery(**_delivery(message, endpoint.id))
         session.add(delivery)
