@@ -12,11 +12,16 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 import asyncpg
 import pytest
+
+from db.engine import Database
+
+T = TypeVar("T")
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -70,3 +75,16 @@ def fresh_postgres_database() -> Iterator[str]:
         yield f"postgresql+asyncpg://{base}/{name}"
     finally:
         asyncio.run(_admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def on_database(url: str, action: Callable[[Database], Awaitable[T]]) -> T:
+    """Run ``action`` on a connection to ``url`` from synchronous code (CLI tests)."""
+
+    async def main() -> T:
+        db = Database.connect(url)
+        try:
+            return await action(db)
+        finally:
+            await db.dispose()
+
+    return asyncio.run(main())

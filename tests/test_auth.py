@@ -16,8 +16,8 @@ from orders_api import tenants
 from orders_api.config import Settings
 from rest.app import create_app
 from tests.conftest import Tenant
-
-UNAUTHORIZED = {"error": {"code": "AuthenticationError", "message": "Invalid or missing API key"}}
+from tests.contract import UNAUTHORIZED
+from tests.http_helpers import lifespan_client
 
 # (method, path, JSON body or None): REST routes and GraphQL over HTTP.
 PROTECTED_REQUESTS: list[tuple[str, str, dict[str, Any] | None]] = [
@@ -47,10 +47,8 @@ WELL_FORMED_UNKNOWN_KEY = "oma_000000000000_" + "A" * 43
 async def serving(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """A freshly built app (its own, empty key cache) and a client for it."""
     application = create_app(settings)
-    async with application.router.lifespan_context(application):
-        transport = httpx.ASGITransport(app=application, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
-            yield http
+    async with lifespan_client(application) as http:
+        yield http
 
 
 async def send(

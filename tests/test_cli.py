@@ -3,12 +3,10 @@ server does to its database on start (first-run tenant, refusing an unmigrated s
 
 from __future__ import annotations
 
-import asyncio
 import json
-import re
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -23,9 +21,8 @@ from orders_api.cli import app as cli
 from orders_api.config import get_settings
 from rest.app import StartupError, create_app, prepare_database
 from tests.conftest import make_settings
-
-T = TypeVar("T")
-KEY_PATTERN = re.compile(r"oma_[0-9a-f]+_[A-Za-z0-9_-]{40,}")
+from tests.contract import API_KEY
+from tests.databases import on_database
 
 
 @pytest.fixture
@@ -39,17 +36,6 @@ def cli_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[st
     get_settings.cache_clear()
     yield url
     get_settings.cache_clear()
-
-
-def on_database(url: str, action: Callable[[Database], Awaitable[T]]) -> T:
-    async def main() -> T:
-        db = Database.connect(url)
-        try:
-            return await action(db)
-        finally:
-            await db.dispose()
-
-    return asyncio.run(main())
 
 
 def authenticate(url: str, api_key: str) -> Principal | None:
@@ -103,7 +89,7 @@ def test_tenant_create_json_prints_a_key_that_authenticates(cli_database: str) -
     created = create_tenant_json("acme")
 
     assert set(created) == {"tenant_id", "key_id", "api_key"}
-    assert KEY_PATTERN.fullmatch(created["api_key"])
+    assert API_KEY.fullmatch(created["api_key"])
     principal = authenticate(cli_database, created["api_key"])
     assert principal is not None
     assert principal.tenant_id == created["tenant_id"]
@@ -115,7 +101,7 @@ def test_tenant_create_json_prints_a_key_that_authenticates(cli_database: str) -
 def test_tenant_create_text_output_shows_the_key_once(cli_database: str) -> None:
     result = invoke_ok("tenant", "create", "plain-text")
 
-    keys = KEY_PATTERN.findall(result.stdout)
+    keys = API_KEY.findall(result.stdout)
     assert len(keys) == 1
     assert authenticate(cli_database, keys[0]) is not None
 
@@ -153,7 +139,7 @@ def test_duplicate_tenant_name_exits_1_with_a_message(cli_database: str) -> None
     assert result.exit_code == 1
     assert "already exists" in result.output
     assert "twice" in result.output
-    assert KEY_PATTERN.search(result.output) is None
+    assert API_KEY.search(result.output) is None
 
 
 @pytest.mark.parametrize(
@@ -290,7 +276,7 @@ async def test_first_start_migrates_and_prints_the_default_tenant_key_once(
         first_output = capsys.readouterr().out
 
         assert await migrate.current_revision(db.engine) == migrate.head_revision()
-        keys = KEY_PATTERN.findall(first_output)
+        keys = API_KEY.findall(first_output)
         assert len(keys) == 1, first_output
         assert "default" in first_output
         principal = await tenants.authenticate(db, keys[0])

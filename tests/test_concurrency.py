@@ -11,15 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import os
-import socket
 import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import httpx
 import pytest
@@ -28,22 +25,13 @@ from db import migrate
 from db.engine import Database
 from orders_api import tenants
 from tests.conftest import Tenant
+from tests.contract import ALLOWED_MOVES
 from tests.databases import fresh_postgres_database, require_postgres
+from tests.http_helpers import free_port, start_uvicorn, stop_server
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 WRITERS = 24
 STATUS_RACERS = 20
 
-ALLOWED_MOVES: dict[str, tuple[str, ...]] = {
-    "pending": ("confirmed", "processing", "shipped", "delivered", "completed", "cancelled"),
-    "confirmed": ("processing", "shipped", "delivered", "completed", "cancelled"),
-    "processing": ("shipped", "delivered", "completed", "cancelled"),
-    "shipped": ("delivered", "completed", "cancelled"),
-    "delivered": ("completed", "refunded"),
-    "completed": ("refunded",),
-    "cancelled": ("refunded",),
-    "refunded": (),
-}
 RACE_TARGETS = ("confirmed", "cancelled", "processing", "shipped", "refunded")
 
 ADD_EVENT = """
@@ -260,13 +248,6 @@ async def test_concurrent_payments_record_payment_received_once(tenant: Tenant) 
 # --- PostgreSQL, two server processes -------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 async def prepare_postgres(url: str) -> str:
     """Migrate the database and make a tenant with a key; returns the key."""
     db = Database.connect(url)
@@ -277,21 +258,6 @@ async def prepare_postgres(url: str) -> str:
     finally:
         await db.dispose()
     return issued.api_key
-
-
-def start_server(url: str, port: int, log: IO[bytes]) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "ORDERS_API_ENV": "development",
-        "RATE_LIMIT_DEFAULT": "10000/minute",
-        "RATE_LIMIT_STORAGE_URI": "memory://",
-    }
-    command = [
-        sys.executable, "-m", "uvicorn", "rest.asgi:app",
-        "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
-    ]  # fmt: skip
-    return subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=log, stderr=log)
 
 
 def wait_until_healthy(server: subprocess.Popen[bytes], port: int, log_path: Path) -> None:
@@ -306,16 +272,6 @@ def wait_until_healthy(server: subprocess.Popen[bytes], port: int, log_path: Pat
             pass
         time.sleep(0.2)
     pytest.fail(f"server on port {port} never became healthy:\n{log_path.read_text()}")
-
-
-def stop_server(server: subprocess.Popen[bytes]) -> None:
-    if server.poll() is None:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=15)
 
 
 async def hammer_two_servers(bases: list[str], api_key: str) -> None:
@@ -374,7 +330,7 @@ def test_two_server_processes_on_postgresql_keep_the_timeline_consistent(
         servers: list[subprocess.Popen[bytes]] = []
         try:
             for port, log in zip(ports, logs, strict=True):
-                servers.append(start_server(url, port, log))
+                servers.append(start_uvicorn(url, port, log))
             for server, port, path in zip(servers, ports, log_paths, strict=True):
                 wait_until_healthy(server, port, path)
 

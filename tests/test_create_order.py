@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import calendar
 import json
-import re
 import time
 from decimal import Decimal
 from typing import Any
@@ -15,81 +14,20 @@ import httpx
 import pytest
 
 from tests.conftest import Tenant
-
-MOBILE_REQUIRED = "Customer mobile number is required"
-ITEMS_REQUIRED = "At least one product item is required"
-ITEM_FIELDS_REQUIRED = "Each product item must have name, quantity, and price"
-STATUSES = (
-    "pending",
-    "confirmed",
-    "processing",
-    "shipped",
-    "delivered",
-    "completed",
-    "cancelled",
-    "refunded",
+from tests.contract import (
+    DOCUMENTED_CREATE_REQUEST,
+    DOCUMENTED_ORDER_FIELDS,
+    ERROR_FIELDS,
+    GENERATED_REFERENCE_ID,
+    ITEM_FIELDS_REQUIRED,
+    ITEMS_REQUIRED,
+    MOBILE_REQUIRED,
+    OBJECT_ID,
+    STATUSES,
+    UNAUTHORIZED,
+    UTC_TIMESTAMP,
 )
-
-OBJECT_ID = re.compile(r"^[0-9a-f]{24}$")
-GENERATED_REFERENCE_ID = re.compile(r"^ORD(\d{10})[A-Z0-9]{4}$")
-TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
-
-# Every field the reference document shows on an order (request table, response examples,
-# Order Object table) plus payment_status (SPEC §5 Representation).
-DOCUMENTED_ORDER_FIELDS = frozenset(
-    {
-        "_id",
-        "referenceId",
-        "status",
-        "mobile",
-        "name",
-        "email",
-        "user_id",
-        "final_amount",
-        "delivery_method",
-        "delivery_details",
-        "product_items",
-        "product_customizations",
-        "payment_info",
-        "payment_status",
-        "external_order_source",
-        "external_order_id",
-        "external_order_number",
-        "notes",
-        "created_at",
-        "updated_at",
-    }
-)
-
-# "Create Order" → "Request Example", character for character.
-DOCUMENTED_CREATE_REQUEST = """{
-"mobile": "+919876543210",
-"name": "John Doe",
-"email": "john@example.com",
-"product_items": [
-{
-"product_retailer_id": "SKU-001",
-"name": "Premium T-Shirt",
-"quantity": 2,
-"price": 599.00
-},
-{
-"product_retailer_id": "SKU-002",
-"name": "Classic Jeans",
-"quantity": 1,
-"price": 1299.00
-}
-],
-"delivery_method": "Local Delivery",
-"delivery_details": {
-"recipient_name": "John Doe",
-"phone": "+919876543210",
-"address": "123 Main Street, Apartment 4B, Mumbai, Maharashtra 400001"
-},
-"external_order_source": "website",
-"external_order_id": "WEB-12345",
-"notes": "Please deliver before 6 PM"
-}"""
+from tests.http_helpers import create_ok, error_of, order_total
 
 # "Create Order from External System": the body of the curl example's -d argument.
 DOCUMENTED_CURL_BODY = """{
@@ -135,24 +73,11 @@ def epoch_of(timestamp: str) -> int:
 
 def assert_validation_error(response: httpx.Response, message: str | None = None) -> str:
     """A 400 in the contract's envelope; returns the message for further checks."""
-    assert response.status_code == 400, response.text
-    body = response.json()
-    assert set(body) == {"error"}, body
-    error = body["error"]
-    assert set(error) <= {"code", "message", "details"}, error
-    assert error["code"] == "ValidationError", error
-    assert isinstance(error["message"], str), error
-    assert error["message"], error
+    error = error_of(response, 400, "ValidationError")
+    assert set(error) <= ERROR_FIELDS, error
     if message is not None:
         assert error["message"] == message
     return str(error["message"])
-
-
-async def order_total(tenant: Tenant) -> int:
-    response = await tenant.get("/v1/orders")
-    assert response.status_code == 200, response.text
-    total: int = response.json()["total"]
-    return total
 
 
 async def post_raw(tenant: Tenant, content: bytes | str) -> httpx.Response:
@@ -161,13 +86,6 @@ async def post_raw(tenant: Tenant, content: bytes | str) -> httpx.Response:
 
 async def create(tenant: Tenant, body: Any) -> httpx.Response:
     return await tenant.post("/v1/orders", json=body)
-
-
-async def create_ok(tenant: Tenant, body: Any) -> dict[str, Any]:
-    response = await create(tenant, body)
-    assert response.status_code == 201, response.text
-    order: dict[str, Any] = response.json()["order"]
-    return order
 
 
 # --- the documented examples -----------------------------------------------------------
@@ -229,8 +147,8 @@ async def test_documented_create_request_example_returns_201_with_documented_bod
     }
     assert {key: order[key] for key in expected} == expected
 
-    assert TIMESTAMP.match(order["created_at"]), order["created_at"]
-    assert TIMESTAMP.match(order["updated_at"]), order["updated_at"]
+    assert UTC_TIMESTAMP.match(order["created_at"]), order["created_at"]
+    assert UTC_TIMESTAMP.match(order["updated_at"]), order["updated_at"]
     assert order["updated_at"] == order["created_at"]
     created = epoch_of(order["created_at"])
     assert before <= created <= after
@@ -289,7 +207,7 @@ async def test_documented_curl_example_creates_order_with_defaults(tenant: Tenan
     }
     assert OBJECT_ID.match(order["_id"])
     assert GENERATED_REFERENCE_ID.match(order["referenceId"])
-    assert TIMESTAMP.match(order["created_at"])
+    assert UTC_TIMESTAMP.match(order["created_at"])
 
 
 async def test_every_documented_field_is_stored_and_returned(tenant: Tenant) -> None:
@@ -374,9 +292,7 @@ async def test_create_without_api_key_is_401_and_writes_nothing(tenant: Tenant) 
     response = await tenant.http.post("/v1/orders", json=valid_body())
 
     assert response.status_code == 401
-    assert response.json() == {
-        "error": {"code": "AuthenticationError", "message": "Invalid or missing API key"}
-    }
+    assert response.json() == UNAUTHORIZED
     assert await order_total(tenant) == 0
 
 
@@ -1009,13 +925,7 @@ async def test_given_reference_id_is_kept(tenant: Tenant) -> None:
 
 
 def assert_conflict(response: httpx.Response, existing: dict[str, Any]) -> None:
-    assert response.status_code == 409, response.text
-    body = response.json()
-    assert set(body) == {"error"}
-    error = body["error"]
-    assert error["code"] == "ConflictError"
-    assert isinstance(error["message"], str)
-    assert error["message"]
+    error = error_of(response, 409, "ConflictError")
     assert error["details"]["orderId"] == existing["_id"]
     assert error["details"]["referenceId"] == existing["referenceId"]
 

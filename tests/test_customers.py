@@ -8,17 +8,14 @@ merely contains those digits is somebody else (unlike ``searchTerm``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from gql.resolvers import clock
 from tests.conftest import Tenant
-
-SetClock = Callable[[datetime], None]
+from tests.contract import MOBILE_MESSAGE
+from tests.http_helpers import SetClock, clock_setter, order_at
 
 CUSTOMER_QUERY = """
 query Customer($mobile: String!, $page: Int! = 1, $limit: Int! = 10) {
@@ -50,24 +47,10 @@ query Orders($filter: OrderFilter, $limit: Int! = 100) {
 }
 """
 
-MOBILE_MESSAGE = "mobile must be a phone number with 1-40 digits"
-
-
-def at(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=UTC)
-
 
 @pytest.fixture
 def set_clock(monkeypatch: pytest.MonkeyPatch) -> SetClock:
-    def set_now(moment: datetime) -> None:
-        monkeypatch.setattr(clock, "now", lambda: moment)
-
-    return set_now
-
-
-async def order_at(tenant: Tenant, set_clock: SetClock, when: str, **fields: Any) -> dict[str, Any]:
-    set_clock(at(when))
-    return await tenant.create_order(**fields)
+    return clock_setter(monkeypatch)
 
 
 @dataclass(frozen=True)

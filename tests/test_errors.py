@@ -13,6 +13,8 @@ from starlette.applications import Starlette
 from gql.resolvers import orders as order_resolvers
 from rest.app import create_app
 from tests.conftest import Tenant, make_settings, new_tenant
+from tests.contract import ERROR_FIELDS, MOBILE_REQUIRED
+from tests.http_helpers import error_of
 
 INTERNAL_ERROR = {"error": {"code": "InternalServerError", "message": "Internal server error"}}
 BODY_LIMIT = 2048
@@ -23,13 +25,8 @@ def assert_envelope(response: httpx.Response, status: int, code: str) -> dict[st
     """The response is ``{"error": {"code", "message", "details"?}}`` with that status/code."""
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("application/json")
-    body = response.json()
-    assert set(body) == {"error"}
-    error: dict[str, Any] = body["error"]
-    assert set(error) <= {"code", "message", "details"}
-    assert error["code"] == code
-    assert isinstance(error["message"], str)
-    assert error["message"]
+    error = error_of(response, status, code)
+    assert set(error) <= ERROR_FIELDS
     return error
 
 
@@ -285,7 +282,7 @@ async def test_graphql_blank_mobile_is_the_rest_validation_message(tenant: Tenan
 
     assert body["data"] is None
     assert len(body["errors"]) == 1
-    assert body["errors"][0]["message"] == "Customer mobile number is required"
+    assert body["errors"][0]["message"] == MOBILE_REQUIRED
     assert body["errors"][0]["extensions"]["code"] == "ValidationError"
     assert body["errors"][0]["path"] == ["createOrder"]
     assert (await tenant.get("/v1/orders")).json()["total"] == 0
@@ -298,4 +295,4 @@ async def test_rest_blank_mobile_is_the_same_validation_message(tenant: Tenant) 
     )
 
     error = assert_envelope(response, 400, "ValidationError")
-    assert error["message"] == "Customer mobile number is required"
+    assert error["message"] == MOBILE_REQUIRED

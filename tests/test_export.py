@@ -16,11 +16,10 @@ import os
 import time
 import tracemalloc
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
 import httpx
 import pytest
@@ -30,32 +29,25 @@ from starlette.types import Message
 
 from db.engine import Database
 from db.models import Order
-from gql.resolvers import clock
 from gql.resolvers.identifiers import new_object_id
 from tests.conftest import Tenant, new_tenant
+from tests.contract import (
+    BAD_END_DATE,
+    BAD_START_DATE,
+    MOBILE_MESSAGE,
+    START_AFTER_END,
+    UNAUTHORIZED,
+)
+from tests.http_helpers import SetClock, at, clock_setter, order_at
 
 HEADER = "Order ID,Reference ID,Customer Name,Mobile,Status,Amount,Created Date,Updated Date"
-MOBILE_MESSAGE = "mobile must be a phone number with 1-40 digits"
 
-SetClock = Callable[[datetime], None]
 Params = dict[str, str]
-
-
-def at(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 @pytest.fixture
 def set_clock(monkeypatch: pytest.MonkeyPatch) -> SetClock:
-    def set_now(moment: datetime) -> None:
-        monkeypatch.setattr(clock, "now", lambda: moment)
-
-    return set_now
-
-
-async def order_at(tenant: Tenant, set_clock: SetClock, when: str, **fields: Any) -> dict[str, Any]:
-    set_clock(at(when))
-    return await tenant.create_order(**fields)
+    return clock_setter(monkeypatch)
 
 
 async def export(tenant: Tenant, params: Params | None = None) -> httpx.Response:
@@ -415,19 +407,17 @@ async def test_formula_injection_guard_on_mobiles(tenant: Tenant, mobile: str, c
         ),
         pytest.param(
             {"startDate": "2024-13-01"},
-            "startDate must be an ISO 8601 date or date-time, e.g. 2024-06-01 or "
-            "2024-06-01T09:30:00Z",
+            BAD_START_DATE,
             id="start-date",
         ),
         pytest.param(
             {"endDate": "soon"},
-            "endDate must be an ISO 8601 date or date-time, e.g. 2024-06-01 or "
-            "2024-06-01T09:30:00Z",
+            BAD_END_DATE,
             id="end-date",
         ),
         pytest.param(
             {"startDate": "2024-06-05", "endDate": "2024-06-01"},
-            "startDate must be before endDate",
+            START_AFTER_END,
             id="start-after-end",
         ),
         pytest.param(
@@ -466,9 +456,7 @@ async def test_export_needs_an_api_key(client: httpx.AsyncClient) -> None:
     response = await client.get("/v1/orders/export")
 
     assert response.status_code == 401
-    assert response.json() == {
-        "error": {"code": "AuthenticationError", "message": "Invalid or missing API key"}
-    }
+    assert response.json() == UNAUTHORIZED
 
 
 async def test_export_path_is_never_taken_for_an_order_id(tenant: Tenant) -> None:

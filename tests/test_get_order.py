@@ -11,45 +11,10 @@ import httpx
 import pytest
 
 from tests.conftest import Tenant
+from tests.contract import DOCUMENTED_ORDER, ERROR_FIELDS, UNAUTHORIZED, UTC_TIMESTAMP
+from tests.http_helpers import create_ok, error_of
 
-TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 ENTITY_TAG = re.compile(r'^(W/)?"[\x21\x23-\x7e]*"$')
-
-DOCUMENTED_ORDER = {
-    "mobile": "+919876543210",
-    "name": "John Doe",
-    "email": "john@example.com",
-    "product_items": [
-        {
-            "product_retailer_id": "SKU-001",
-            "name": "Premium T-Shirt",
-            "quantity": 2,
-            "price": 599.00,
-        },
-        {
-            "product_retailer_id": "SKU-002",
-            "name": "Classic Jeans",
-            "quantity": 1,
-            "price": 1299.00,
-        },
-    ],
-    "delivery_method": "Local Delivery",
-    "delivery_details": {
-        "recipient_name": "John Doe",
-        "phone": "+919876543210",
-        "address": "123 Main Street, Apartment 4B, Mumbai, Maharashtra 400001",
-    },
-    "external_order_source": "website",
-    "external_order_id": "WEB-12345",
-    "notes": "Please deliver before 6 PM",
-}
-
-
-async def create_ok(tenant: Tenant, body: dict[str, Any]) -> dict[str, Any]:
-    response = await tenant.post("/v1/orders", json=body)
-    assert response.status_code == 201, response.text
-    order: dict[str, Any] = response.json()["order"]
-    return order
 
 
 async def get_ok(tenant: Tenant, order_id: str) -> httpx.Response:
@@ -59,14 +24,9 @@ async def get_ok(tenant: Tenant, order_id: str) -> httpx.Response:
 
 
 def assert_not_found(response: httpx.Response) -> dict[str, Any]:
-    assert response.status_code == 404, response.text
+    error = error_of(response, 404, "NotFoundError")
+    assert set(error) <= ERROR_FIELDS
     body: dict[str, Any] = response.json()
-    assert set(body) == {"error"}
-    error = body["error"]
-    assert set(error) <= {"code", "message", "details"}
-    assert error["code"] == "NotFoundError"
-    assert isinstance(error["message"], str)
-    assert error["message"]
     return body
 
 
@@ -82,7 +42,7 @@ async def test_get_by_id_returns_created_order_with_initial_history(tenant: Tena
         "order_history": [{"status": "pending", "timestamp": created["created_at"], "note": None}],
     }
     assert order["final_amount"] == 2497.00
-    assert TIMESTAMP.match(order["order_history"][0]["timestamp"])
+    assert UTC_TIMESTAMP.match(order["order_history"][0]["timestamp"])
 
 
 async def test_get_by_reference_id_returns_the_same_order(tenant: Tenant) -> None:
@@ -267,6 +227,4 @@ async def test_get_without_api_key_is_401(tenant: Tenant) -> None:
     for headers in ({}, {"x-tenant-api-key": "not-a-key"}):
         response = await tenant.http.get(f"/v1/orders/{created['_id']}", headers=headers)
         assert response.status_code == 401
-        assert response.json() == {
-            "error": {"code": "AuthenticationError", "message": "Invalid or missing API key"}
-        }
+        assert response.json() == UNAUTHORIZED

@@ -3,7 +3,6 @@ with the REST layer, and the fixed SQL cost of a page of orders (DataLoaders).""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -17,10 +16,14 @@ from starlette.applications import Starlette
 from gql.context import Principal, RequestContext
 from gql.resolvers.orders import create_order as resolve_create_order
 from tests.conftest import Tenant
-
-OBJECT_ID = re.compile(r"^[0-9a-f]{24}$")
-GENERATED_REFERENCE_ID = re.compile(r"^ORD(\d{10})[A-Z0-9]{4}$")
-UTC_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
+from tests.contract import (
+    GENERATED_REFERENCE_ID,
+    ITEM_FIELDS_REQUIRED,
+    ITEMS_REQUIRED,
+    MOBILE_REQUIRED,
+    OBJECT_ID,
+    UTC_TIMESTAMP,
+)
 
 ITEM_FIELDS = "productRetailerId sku name quantity price lineTotal"
 DELIVERY_FIELDS = (
@@ -362,7 +365,7 @@ async def test_create_order_with_blank_mobile_gets_the_rest_message(
     )
 
     error = _only_error(body)
-    assert error["message"] == "Customer mobile number is required"
+    assert error["message"] == MOBILE_REQUIRED
     assert error["extensions"]["code"] == "ValidationError"
     assert body["data"] is None
     assert await _order_count(tenant) == 0
@@ -374,7 +377,7 @@ async def test_create_order_without_items_gets_the_rest_message(tenant: Tenant) 
     )
 
     error = _only_error(body)
-    assert error["message"] == "At least one product item is required"
+    assert error["message"] == ITEMS_REQUIRED
     assert error["extensions"]["code"] == "ValidationError"
     assert body["data"] is None
     assert await _order_count(tenant) == 0
@@ -393,7 +396,7 @@ async def test_create_order_with_unnamed_item_gets_the_rest_message(
     )
 
     error = _only_error(body)
-    assert error["message"] == "Each product item must have name, quantity, and price"
+    assert error["message"] == ITEM_FIELDS_REQUIRED
     assert error["extensions"]["code"] == "ValidationError"
     assert body["data"] is None
     assert await _order_count(tenant) == 0

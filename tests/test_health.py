@@ -16,6 +16,7 @@ from db import migrate
 from db.engine import Database
 from rest.app import create_app
 from tests.conftest import make_settings
+from tests.http_helpers import error_of
 
 
 @asynccontextmanager
@@ -34,12 +35,7 @@ async def app_on(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
 
 
 def assert_unavailable(response: httpx.Response) -> None:
-    assert response.status_code == 503, response.text
-    body = response.json()
-    assert set(body) == {"error"}
-    assert body["error"]["code"] == "ServiceUnavailableError"
-    assert isinstance(body["error"]["message"], str)
-    assert body["error"]["message"]
+    error_of(response, 503, "ServiceUnavailableError")
 
 
 async def test_healthz_is_200(client: httpx.AsyncClient) -> None:

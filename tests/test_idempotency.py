@@ -26,6 +26,8 @@ from db.models import IdempotencyKey
 from gql.context import RequestContext
 from gql.resolvers import clock, idempotency
 from tests.conftest import Tenant
+from tests.contract import MOBILE_REQUIRED
+from tests.http_helpers import get_timeline, order_total
 
 REPLAYED = "Idempotent-Replayed"
 
@@ -102,20 +104,6 @@ def gql_error_code(body: dict[str, Any]) -> str:
     assert errors, body
     code: str = errors[0]["extensions"]["code"]
     return code
-
-
-async def order_total(tenant: Tenant) -> int:
-    response = await tenant.get("/v1/orders", params={"limit": 100})
-    assert response.status_code == 200, response.text
-    total: int = response.json()["total"]
-    return total
-
-
-async def timeline_of(tenant: Tenant, order_id: str) -> list[dict[str, Any]]:
-    response = await tenant.get(f"/v1/orders/{order_id}/timeline")
-    assert response.status_code == 200, response.text
-    events: list[dict[str, Any]] = response.json()
-    return events
 
 
 # --- holding the first request in flight ---------------------------------------------------
@@ -225,7 +213,7 @@ async def test_the_same_key_on_another_operation_is_refused(tenant: Tenant) -> N
     assert_error(bulk, 422, "IdempotencyKeyReusedError")
 
     assert await order_total(tenant) == 1
-    assert [e["title"] for e in await timeline_of(tenant, order_id)] == ["Order Created"]
+    assert [e["title"] for e in await get_timeline(tenant, order_id)] == ["Order Created"]
 
 
 async def test_rest_create_without_a_key_creates_every_time(tenant: Tenant) -> None:
@@ -331,7 +319,7 @@ async def test_validation_failures_are_not_stored(tenant: Tenant) -> None:
     invalid = {**ORDER_BODY, "mobile": ""}
     refused = await tenant.post("/v1/orders", json=invalid, headers=keyed(key))
     error = assert_error(refused, 400, "ValidationError")
-    assert error["message"] == "Customer mobile number is required"
+    assert error["message"] == MOBILE_REQUIRED
 
     created = await tenant.post("/v1/orders", json=ORDER_BODY, headers=keyed(key))
     assert created.status_code == 201, created.text
@@ -398,7 +386,7 @@ async def test_a_timeline_key_over_255_characters_is_a_validation_error(tenant: 
         f"/v1/orders/{order['_id']}/timeline", json=EVENT_BODY, headers=keyed("k" * 256)
     )
     assert_error(response, 400, "ValidationError")
-    assert len(await timeline_of(tenant, order["_id"])) == 1
+    assert len(await get_timeline(tenant, order["_id"])) == 1
 
 
 async def test_a_key_is_kept_24_hours_then_forgotten(
@@ -452,7 +440,7 @@ async def test_rest_timeline_event_replays_and_is_added_once(tenant: Tenant) -> 
 
     replay = await tenant.post(path, json=EVENT_BODY, headers=keyed(key))
     assert_replay_of(first, replay)
-    titles = [event["title"] for event in await timeline_of(tenant, order["_id"])]
+    titles = [event["title"] for event in await get_timeline(tenant, order["_id"])]
     assert titles == ["Order Created", "Called the customer", "Another note"]
 
 
@@ -478,8 +466,8 @@ async def test_rest_timeline_key_reused_with_another_event_or_order_is_refused(
     )
     assert_error(other_target, 422, "IdempotencyKeyReusedError")
 
-    assert len(await timeline_of(tenant, order["_id"])) == 2
-    assert len(await timeline_of(tenant, other_order["_id"])) == 1
+    assert len(await get_timeline(tenant, order["_id"])) == 2
+    assert len(await get_timeline(tenant, other_order["_id"])) == 1
 
 
 async def test_rest_timeline_validation_failure_is_not_stored(tenant: Tenant) -> None:
@@ -491,7 +479,7 @@ async def test_rest_timeline_validation_failure_is_not_stored(tenant: Tenant) ->
     added = await tenant.post(path, json=EVENT_BODY, headers=keyed(key))
     assert added.status_code == 201, added.text
     assert REPLAYED not in added.headers
-    assert len(await timeline_of(tenant, order["_id"])) == 2
+    assert len(await get_timeline(tenant, order["_id"])) == 2
 
 
 async def test_rest_timeline_while_the_first_is_in_flight_is_a_conflict(
@@ -505,7 +493,7 @@ async def test_rest_timeline_while_the_first_is_in_flight_is_a_conflict(
     )
     assert_error(second, 409, "ConflictError")
     assert first.status_code == 201, first.text
-    assert len(await timeline_of(tenant, order["_id"])) == 2
+    assert len(await get_timeline(tenant, order["_id"])) == 2
 
 
 # --- REST: bulk ----------------------------------------------------------------------------
@@ -650,7 +638,7 @@ async def test_concurrent_identical_timeline_posts_with_one_key_add_one_event(
     created = [r for r in responses if r.status_code == 201]
     assert len([r for r in created if REPLAYED not in r.headers]) == 1
     assert {r.json()["eventId"] for r in created} == {"evt_002"}
-    assert len(await timeline_of(tenant, order["_id"])) == 2
+    assert len(await get_timeline(tenant, order["_id"])) == 2
 
 
 async def test_concurrent_identical_bulks_with_one_key_create_each_order_once(
@@ -721,7 +709,7 @@ async def test_graphql_create_order_validation_failure_is_not_stored(tenant: Ten
     invalid = {**GQL_ORDER_INPUT, "mobile": "  "}
     refused = await tenant.graphql(GQL_CREATE, {"input": invalid, "key": key})
     assert gql_error_code(refused) == "ValidationError"
-    assert refused["errors"][0]["message"] == "Customer mobile number is required"
+    assert refused["errors"][0]["message"] == MOBILE_REQUIRED
 
     created = await tenant.graphql(GQL_CREATE, {"input": GQL_ORDER_INPUT, "key": key})
     assert "errors" not in created, created
@@ -760,11 +748,11 @@ async def test_graphql_add_timeline_event_replays_the_same_event(tenant: Tenant)
 
     replay = await tenant.graphql(GQL_ADD_EVENT, variables)
     assert replay["data"]["addTimelineEvent"] == {"id": "evt_002", "title": "Packed"}
-    assert len(await timeline_of(tenant, order["_id"])) == 2
+    assert len(await get_timeline(tenant, order["_id"])) == 2
 
     reused = await tenant.graphql(GQL_ADD_EVENT, {**variables, "event": {"title": "Other"}})
     assert gql_error_code(reused) == "IdempotencyKeyReusedError"
-    assert len(await timeline_of(tenant, order["_id"])) == 2
+    assert len(await get_timeline(tenant, order["_id"])) == 2
 
 
 async def test_graphql_bulk_create_replays_the_same_results(tenant: Tenant) -> None:

@@ -42,7 +42,8 @@ async def claim_twice(
     later = datetime.now(UTC) + idempotency.STALE_CLAIM + timedelta(seconds=1)
     monkeypatch.setattr(clock, "now", lambda: later)
     second = await idempotency.claim(ctx, key, "createOrder", DATA)
-    assert isinstance(first, idempotency.Claim) and isinstance(second, idempotency.Claim)
+    assert isinstance(first, idempotency.Claim)
+    assert isinstance(second, idempotency.Claim)
     assert second.claimed_at == later
     return first, second
 
@@ -79,7 +80,8 @@ async def test_the_taken_over_claim_cannot_release_the_key(
 
     await idempotency.release(ctx, first)
     row = await stored(db, tenant, key)
-    assert row is not None and row.state == "in_flight"
+    assert row is not None
+    assert row.state == "in_flight"
 
     await idempotency.release(ctx, second)
     assert await stored(db, tenant, key) is None
@@ -95,4 +97,5 @@ async def test_a_done_key_cannot_be_completed_again(tenant: Tenant, db: Database
         async with db.writer() as session, session.begin():
             await idempotency.complete(session, ctx, claim, {"orderId": "again"})
     row = await stored(db, tenant, key)
-    assert row is not None and row.result == {"orderId": "first"}
+    assert row is not None
+    assert row.result == {"orderId": "first"}

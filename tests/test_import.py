@@ -9,7 +9,6 @@ with ``TEST_DATABASE=postgresql``."""
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import json
@@ -19,11 +18,11 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -34,9 +33,13 @@ from db.engine import Database
 from db.models import Order, OrderItem, TimelineEvent
 from orders_api.cli import app as cli
 from orders_api.config import get_settings
-from tests.databases import fresh_postgres_database, require_postgres, suite_backend
-
-T = TypeVar("T")
+from tests.contract import ITEM_FIELDS_REQUIRED, MOBILE_REQUIRED
+from tests.databases import (
+    fresh_postgres_database,
+    on_database,
+    require_postgres,
+    suite_backend,
+)
 
 CSV_COLUMNS = [
     "mobile",
@@ -58,17 +61,6 @@ class Target:
     tenant_id: str
     tenant_name: str
     folder: Path
-
-
-def on_database(url: str, action: Callable[[Database], Awaitable[T]]) -> T:
-    async def main() -> T:
-        db = Database.connect(url)
-        try:
-            return await action(db)
-        finally:
-            await db.dispose()
-
-    return asyncio.run(main())
 
 
 def invoke(*args: str) -> Result:
@@ -288,8 +280,8 @@ def test_jsonl_failures_are_reported_with_line_numbers_and_written_out(target: T
     assert summary_of(result.stdout) == (3, 0, 4)
     reported = dict(re.findall(r"^\s+line (\d+): (.+)$", result.stdout, re.M))
     assert sorted(int(number) for number in reported) == [2, 4, 6, 8]
-    assert reported["4"] == "Customer mobile number is required"
-    assert reported["6"] == "Each product item must have name, quantity, and price"
+    assert reported["4"] == MOBILE_REQUIRED
+    assert reported["6"] == ITEM_FIELDS_REQUIRED
     assert "JSON" in reported["2"]
 
     raw = path.read_text(encoding="utf-8").splitlines()
@@ -431,7 +423,7 @@ def test_csv_failures_are_written_with_the_header(target: Target) -> None:
     reported = dict(re.findall(r"^\s+line (\d+): (.+)$", result.stdout, re.M))
     assert sorted(int(number) for number in reported) == [3, 4, 6]
     assert "product_items" in reported["3"]
-    assert reported["4"] == "Customer mobile number is required"
+    assert reported["4"] == MOBILE_REQUIRED
 
     lines = text.splitlines(keepends=True)
     assert failed_file.read_text(encoding="utf-8") == "".join(

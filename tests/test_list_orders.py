@@ -2,27 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 
 from db.engine import Database
-from gql.resolvers import clock
 from tests.conftest import Tenant, new_tenant
+from tests.contract import STATUSES
+from tests.http_helpers import SetClock, at, clock_setter
 
-STATUSES = (
-    "pending",
-    "confirmed",
-    "processing",
-    "shipped",
-    "delivered",
-    "completed",
-    "cancelled",
-    "refunded",
-)
 # Fields the reference document shows on an order; every one is present on every order.
 DOCUMENTED_ORDER_FIELDS = {
     "_id",
@@ -40,23 +30,12 @@ DOCUMENTED_ORDER_FIELDS = {
     "product_items",
 }
 
-SetClock = Callable[[datetime], None]
 Params = dict[str, str] | list[tuple[str, str]]
-
-
-def at(text: str) -> datetime:
-    """An aware UTC datetime from ``2024-03-10T12:00:00``."""
-    return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 @pytest.fixture
 def set_clock(monkeypatch: pytest.MonkeyPatch) -> SetClock:
-    """Make the service's clock answer ``moment`` until set again."""
-
-    def set_now(moment: datetime) -> None:
-        monkeypatch.setattr(clock, "now", lambda: moment)
-
-    return set_now
+    return clock_setter(monkeypatch)
 
 
 async def list_orders(tenant: Tenant, params: Params | None = None) -> dict[str, Any]:

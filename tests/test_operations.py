@@ -11,7 +11,6 @@ import logging
 import os
 import re
 import signal
-import socket
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -29,6 +28,8 @@ from orders_api.config import Settings
 from orders_api.logs import JSONFormatter
 from rest.app import create_app
 from tests.conftest import Tenant, make_settings, new_tenant
+from tests.contract import API_KEY
+from tests.http_helpers import free_port, lifespan_client
 
 ACCESS_FIELDS = {"request_id", "tenant", "method", "path", "status", "duration_ms"}
 ORDER_ROUTE = "/v1/orders/{order_id}"
@@ -40,10 +41,8 @@ ORDER_ROUTE = "/v1/orders/{order_id}"
 @asynccontextmanager
 async def serving(settings: Settings) -> AsyncIterator[tuple[Starlette, Tenant]]:
     application = create_app(settings)
-    async with application.router.lifespan_context(application):
-        transport = httpx.ASGITransport(app=application, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
-            yield application, await new_tenant(application.state.db, http)
+    async with lifespan_client(application) as http:
+        yield application, await new_tenant(application.state.db, http)
 
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -161,13 +160,27 @@ async def test_metrics_count_rate_limit_rejections(database_url: str) -> None:
     assert samples[("orders_api_rate_limited_total", labels(limit="tenant"))] == 3
     assert samples[("orders_api_rate_limited_total", labels(limit="auth_failures"))] == 1
     assert 'orders_api_rate_limited_total{limit="tenant"} 3.0' in text
-    # Every 429 is counted among the requests too (under whichever route label).
-    refused = [
-        value
-        for (name, label_set), value in samples.items()
-        if name == "orders_api_requests_total" and dict(label_set)["status"] == "429"
-    ]
-    assert sum(refused) == 4
+    # Refused before routing, yet counted under the route they were meant for.
+    assert requests_total(samples, "/v1/orders", "GET", "429") == 4
+    assert requests_total(samples, "/v1/orders", "GET", "401") == 1
+
+
+async def test_requests_refused_before_routing_keep_their_route_template(
+    database_url: str,
+) -> None:
+    async with serving(make_settings(database_url, max_body_bytes=2048)) as (_, tenant):
+        secret_id = "ORD-SECRET-4711"
+        assert (await tenant.http.get(f"/v1/orders/{secret_id}")).status_code == 401
+        too_big = {"orders": [{"notes": "x" * 4096}]}
+        assert (await tenant.post("/v1/orders/bulk", json=too_big)).status_code == 413
+        assert (await tenant.get(f"/v1/nothing/{secret_id}")).status_code == 404
+
+        text, samples = await scrape(tenant.http)
+
+    assert requests_total(samples, ORDER_ROUTE, "GET", "401") == 1
+    assert requests_total(samples, "/v1/orders/bulk", "POST", "413") == 1
+    assert requests_total(samples, "unmatched", "GET", "404") == 1
+    assert secret_id not in text
 
 
 async def test_metrics_need_no_key(client: httpx.AsyncClient) -> None:
@@ -359,13 +372,6 @@ def test_the_json_formatter_writes_one_object_per_line() -> None:
 # --- graceful shutdown ---------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 def server_environment(database_url: str, port: int) -> dict[str, str]:
     ours = ("ORDERS_API", "RATE_LIMIT", "DATABASE", "AUTO_MIGRATE", "GRAPHQL", "MAX_BODY")
     env = {key: value for key, value in os.environ.items() if not key.startswith(ours)}
@@ -383,8 +389,8 @@ async def read_api_key(process: asyncio.subprocess.Process) -> str:
     """The first-run key the server prints on an empty database."""
     assert process.stdout is not None
     while line := await asyncio.wait_for(process.stdout.readline(), timeout=60):
-        if found := re.search(rb"oma_[0-9a-f]+_[A-Za-z0-9_-]{40,}", line):
-            return found.group().decode()
+        if found := API_KEY.search(line.decode(errors="replace")):
+            return found.group()
     raise AssertionError("the server printed no API key")
 
 

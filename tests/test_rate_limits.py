@@ -37,6 +37,7 @@ from rest.app import create_app
 from rest.middleware import AuthMiddleware
 from tests.conftest import Tenant, make_settings, new_tenant
 from tests.databases import services_required
+from tests.http_helpers import lifespan_client
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -73,10 +74,8 @@ class Served:
 async def serving(settings: Settings) -> AsyncIterator[Served]:
     application = create_app(settings)
     try:
-        async with application.router.lifespan_context(application):
-            transport = httpx.ASGITransport(app=application, raise_app_exceptions=False)
-            async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
-                yield Served(application, http)
+        async with lifespan_client(application) as http:
+            yield Served(application, http)
     finally:
         disconnect_rate_limit_storage(application)
 

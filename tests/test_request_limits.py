@@ -16,6 +16,7 @@ import pytest
 from orders_api.config import Settings
 from rest.app import create_app
 from tests.conftest import Tenant, make_settings, new_tenant
+from tests.http_helpers import lifespan_client, order_total
 
 MAX_BODY = 2048
 ITEM = {"name": "Widget", "quantity": 1, "price": 10}
@@ -46,10 +47,8 @@ async def chunks(content: bytes, size: int = 512) -> AsyncIterator[bytes]:
 @asynccontextmanager
 async def serving(settings: Settings) -> AsyncIterator[Tenant]:
     application = create_app(settings)
-    async with application.router.lifespan_context(application):
-        transport = httpx.ASGITransport(app=application, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
-            yield await new_tenant(application.state.db, http)
+    async with lifespan_client(application) as http:
+        yield await new_tenant(application.state.db, http)
 
 
 @pytest.fixture
@@ -75,13 +74,6 @@ def assert_invalid(response: httpx.Response, field: str) -> None:
     assert field in error["message"], error
 
 
-async def order_count(tenant: Tenant) -> int:
-    response = await tenant.get("/v1/orders")
-    assert response.status_code == 200
-    total: int = response.json()["total"]
-    return total
-
-
 # --- the body limit ------------------------------------------------------------------------
 
 JSON_TYPE = {"content-type": "application/json"}
@@ -102,7 +94,7 @@ async def test_a_declared_body_over_the_limit_is_413(small_bodies: Tenant) -> No
 
     assert response.request.headers["content-length"] == str(MAX_BODY + 1)
     assert_too_large(response, MAX_BODY)
-    assert await order_count(small_bodies) == 0
+    assert await order_total(small_bodies) == 0
 
 
 async def test_a_streamed_body_over_the_limit_is_413(small_bodies: Tenant) -> None:
@@ -112,7 +104,7 @@ async def test_a_streamed_body_over_the_limit_is_413(small_bodies: Tenant) -> No
 
     assert "content-length" not in response.request.headers
     assert_too_large(response, MAX_BODY)
-    assert await order_count(small_bodies) == 0
+    assert await order_total(small_bodies) == 0
 
 
 async def test_a_streamed_body_within_the_limit_is_accepted(small_bodies: Tenant) -> None:
@@ -155,7 +147,7 @@ async def test_a_graphql_mutation_over_the_limit_creates_nothing(small_bodies: T
     )
 
     assert_too_large(response, MAX_BODY)
-    assert await order_count(small_bodies) == 0
+    assert await order_total(small_bodies) == 0
 
 
 async def test_the_default_body_limit_is_one_mebibyte(tenant: Tenant) -> None:
@@ -201,7 +193,7 @@ async def test_oversized_fields_are_refused_on_create(
     response = await tenant.post("/v1/orders", json=order_body(**fields))
 
     assert_invalid(response, field)
-    assert await order_count(tenant) == 0
+    assert await order_total(tenant) == 0
 
 
 async def test_fields_at_their_maximum_sizes_are_accepted(tenant: Tenant) -> None:
@@ -293,7 +285,7 @@ async def test_graphql_applies_the_same_size_limits(tenant: Tenant) -> None:
         assert error["extensions"]["code"] == "ValidationError"
         assert any(name in error["message"] for name in names), error
 
-    assert await order_count(tenant) == 0
+    assert await order_total(tenant) == 0
 
 
 # --- page sizes ----------------------------------------------------------------------------

@@ -1,29 +1,13 @@
 from __future__ import annotations
 
 from tests.conftest import Tenant
+from tests.contract import DOCUMENTED_ORDER
 
 
 async def test_documented_create_example_returns_exact_total(tenant: Tenant) -> None:
     response = await tenant.post(
         "/v1/orders",
-        json={
-            "mobile": "+919876543210",
-            "name": "John Doe",
-            "product_items": [
-                {
-                    "product_retailer_id": "SKU-001",
-                    "name": "Premium T-Shirt",
-                    "quantity": 2,
-                    "price": 599.00,
-                },
-                {
-                    "product_retailer_id": "SKU-002",
-                    "name": "Classic Jeans",
-                    "quantity": 1,
-                    "price": 1299.00,
-                },
-            ],
-        },
+        json={key: DOCUMENTED_ORDER[key] for key in ("mobile", "name", "product_items")},
     )
     assert response.status_code == 201
     assert response.json()["order"]["final_amount"] == 2497.00

@@ -7,38 +7,14 @@ Contract: SPEC.md §6, §7 and the reference document's "Update Order Status" an
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.conftest import Tenant
-
-UTC_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
-
-STATUSES = (
-    "pending",
-    "confirmed",
-    "processing",
-    "shipped",
-    "delivered",
-    "completed",
-    "cancelled",
-    "refunded",
-)
-
-# SPEC §6, verbatim.
-ALLOWED_MOVES: dict[str, tuple[str, ...]] = {
-    "pending": ("confirmed", "processing", "shipped", "delivered", "completed", "cancelled"),
-    "confirmed": ("processing", "shipped", "delivered", "completed", "cancelled"),
-    "processing": ("shipped", "delivered", "completed", "cancelled"),
-    "shipped": ("delivered", "completed", "cancelled"),
-    "delivered": ("completed", "refunded"),
-    "completed": ("refunded",),
-    "cancelled": ("refunded",),
-    "refunded": (),
-}
+from tests.contract import ALLOWED_MOVES, STATUSES, UTC_TIMESTAMP
+from tests.http_helpers import error_of, get_order, get_timeline, graphql_error, snapshot
 
 # SPEC §7: the type of the event a move *to* each status records.
 EVENT_TYPE_FOR_STATUS = {
@@ -104,24 +80,6 @@ async def move_ok(tenant: Tenant, order_id: str, status: str, note: str | None =
     }
 
 
-async def get_order(tenant: Tenant, order_id: str) -> dict[str, Any]:
-    response = await tenant.get(f"/v1/orders/{order_id}")
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
-async def get_timeline(tenant: Tenant, order_id: str) -> list[dict[str, Any]]:
-    response = await tenant.get(f"/v1/orders/{order_id}/timeline")
-    assert response.status_code == 200, response.text
-    events: list[dict[str, Any]] = response.json()
-    return events
-
-
-async def snapshot(tenant: Tenant, order_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    return await get_order(tenant, order_id), await get_timeline(tenant, order_id)
-
-
 async def order_in(tenant: Tenant, status: str, how: str) -> str:
     """An order in ``status``: created so, or moved there from pending step by step."""
     if how == "created":
@@ -132,24 +90,6 @@ async def order_in(tenant: Tenant, status: str, how: str) -> str:
     for step in PATH_FROM_PENDING[status]:
         await move_ok(tenant, order["_id"], step)
     return str(order["_id"])
-
-
-def error_of(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) == {"error"}
-    error: dict[str, Any] = body["error"]
-    assert error["code"] == code
-    assert isinstance(error["message"], str)
-    assert error["message"]
-    return error
-
-
-def graphql_error(result: dict[str, Any]) -> dict[str, Any]:
-    assert result.get("data") is None, result
-    assert len(result["errors"]) == 1, result
-    error: dict[str, Any] = result["errors"][0]
-    return error
 
 
 # --- the documented lifecycle -------------------------------------------------------------

@@ -7,7 +7,6 @@ Contract: SPEC.md §7, §11 and the reference document's "Get Order Timeline" an
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import httpx
@@ -16,8 +15,9 @@ import pytest
 from db.engine import Database
 from orders_api import tenants
 from tests.conftest import Tenant
+from tests.contract import UTC_TIMESTAMP
+from tests.http_helpers import error_of, get_timeline, graphql_error
 
-UTC_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 EVENT_KEYS = {"id", "title", "description", "type", "timestamp", "metadata", "actor"}
 
 # The request of the reference document's "Add Timeline Event", verbatim.
@@ -56,13 +56,6 @@ query One($id: ID!) {
 # --- helpers -----------------------------------------------------------------------------
 
 
-async def get_timeline(tenant: Tenant, order_id: str) -> list[dict[str, Any]]:
-    response = await tenant.get(f"/v1/orders/{order_id}/timeline")
-    assert response.status_code == 200, response.text
-    events: list[dict[str, Any]] = response.json()
-    return events
-
-
 async def add_event(tenant: Tenant, order_id: str, event: Any) -> httpx.Response:
     return await tenant.post(f"/v1/orders/{order_id}/timeline", json={"event": event})
 
@@ -88,21 +81,8 @@ async def move_ok(tenant: Tenant, order_id: str, status: str) -> None:
     assert response.status_code == 200, response.text
 
 
-def error_of(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) == {"error"}
-    error: dict[str, Any] = body["error"]
-    assert error["code"] == code
-    assert isinstance(error["message"], str)
-    assert error["message"]
-    return error
-
-
 def graphql_error_code(result: dict[str, Any]) -> str:
-    assert result.get("data") is None, result
-    assert len(result["errors"]) == 1, result
-    code: str = result["errors"][0]["extensions"]["code"]
+    code: str = graphql_error(result)["extensions"]["code"]
     return code
 
 

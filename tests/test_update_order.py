@@ -13,38 +13,21 @@ import httpx
 import pytest
 
 from tests.conftest import Tenant
+from tests.contract import (
+    DOCUMENTED_ORDER,
+    DOCUMENTED_ORDER_FIELDS,
+    ITEM_FIELDS_REQUIRED,
+    ITEMS_REQUIRED,
+    MOBILE_REQUIRED,
+    UTC_TIMESTAMP,
+)
+from tests.http_helpers import error_of, get_order, get_timeline, snapshot
 
-UTC_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 STRONG_VERSION_TAG = re.compile(r'^"(\d+)"$')
 
 BASE_ORDER: dict[str, Any] = {
-    "mobile": "+919876543210",
-    "name": "John Doe",
-    "email": "john@example.com",
-    "product_items": [
-        {
-            "product_retailer_id": "SKU-001",
-            "name": "Premium T-Shirt",
-            "quantity": 2,
-            "price": 599.00,
-        },
-        {
-            "product_retailer_id": "SKU-002",
-            "name": "Classic Jeans",
-            "quantity": 1,
-            "price": 1299.00,
-        },
-    ],
-    "delivery_method": "Local Delivery",
-    "delivery_details": {
-        "recipient_name": "John Doe",
-        "phone": "+919876543210",
-        "address": "123 Main Street, Apartment 4B, Mumbai, Maharashtra 400001",
-    },
+    **DOCUMENTED_ORDER,
     "payment_info": {"status": "pending", "amount": 2497.00, "currency": "INR"},
-    "external_order_source": "website",
-    "external_order_id": "WEB-12345",
-    "notes": "Please deliver before 6 PM",
 }
 
 # The request of the reference document's "Update Order", verbatim.
@@ -83,25 +66,6 @@ async def create(tenant: Tenant, **fields: Any) -> dict[str, Any]:
     return await tenant.create_order(**{**BASE_ORDER, **fields})
 
 
-async def get_order(tenant: Tenant, order_id: str) -> dict[str, Any]:
-    response = await tenant.get(f"/v1/orders/{order_id}")
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
-async def get_timeline(tenant: Tenant, order_id: str) -> list[dict[str, Any]]:
-    response = await tenant.get(f"/v1/orders/{order_id}/timeline")
-    assert response.status_code == 200, response.text
-    events: list[dict[str, Any]] = response.json()
-    return events
-
-
-async def snapshot(tenant: Tenant, order_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The order as GET shows it and its timeline: to prove a request changed nothing."""
-    return await get_order(tenant, order_id), await get_timeline(tenant, order_id)
-
-
 async def put_updates(tenant: Tenant, order_id: str, updates: Any, **kwargs: Any) -> httpx.Response:
     return await tenant.put(f"/v1/orders/{order_id}", json={"updates": updates}, **kwargs)
 
@@ -115,17 +79,6 @@ async def update_ok(tenant: Tenant, order_id: str, updates: dict[str, Any]) -> d
     assert body["message"] == "Order updated successfully"
     order: dict[str, Any] = body["order"]
     return order
-
-
-def error_of(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) == {"error"}
-    error: dict[str, Any] = body["error"]
-    assert error["code"] == code
-    assert isinstance(error["message"], str)
-    assert error["message"]
-    return error
 
 
 def without_history(order: dict[str, Any]) -> dict[str, Any]:
@@ -202,13 +155,7 @@ async def test_update_response_order_has_every_documented_field(tenant: Tenant) 
 
     order = await update_ok(tenant, created["_id"], {"name": "Jane Roe"})
 
-    documented = {
-        "_id", "referenceId", "status", "mobile", "name", "email", "user_id", "final_amount",
-        "delivery_method", "delivery_details", "product_items", "product_customizations",
-        "payment_info", "payment_status", "external_order_source", "external_order_id",
-        "external_order_number", "notes", "created_at", "updated_at",
-    }  # fmt: skip
-    assert documented <= set(order)
+    assert set(order) >= DOCUMENTED_ORDER_FIELDS
     assert order["user_id"] is None
     assert order["external_order_number"] is None
 
@@ -646,23 +593,19 @@ async def test_bad_values_are_rejected_naming_the_field(
 @pytest.mark.parametrize(
     ("updates", "message"),
     [
-        pytest.param({"mobile": ""}, "Customer mobile number is required", id="mobile-empty"),
-        pytest.param({"mobile": "   "}, "Customer mobile number is required", id="mobile-blank"),
-        pytest.param({"mobile": None}, "Customer mobile number is required", id="mobile-null"),
-        pytest.param(
-            {"product_items": []}, "At least one product item is required", id="items-empty"
-        ),
-        pytest.param(
-            {"product_items": None}, "At least one product item is required", id="items-null"
-        ),
+        pytest.param({"mobile": ""}, MOBILE_REQUIRED, id="mobile-empty"),
+        pytest.param({"mobile": "   "}, MOBILE_REQUIRED, id="mobile-blank"),
+        pytest.param({"mobile": None}, MOBILE_REQUIRED, id="mobile-null"),
+        pytest.param({"product_items": []}, ITEMS_REQUIRED, id="items-empty"),
+        pytest.param({"product_items": None}, ITEMS_REQUIRED, id="items-null"),
         pytest.param(
             {"product_items": [{"name": "Shirt", "quantity": 1}]},
-            "Each product item must have name, quantity, and price",
+            ITEM_FIELDS_REQUIRED,
             id="item-without-price",
         ),
         pytest.param(
             {"product_items": [{"quantity": 1, "price": 5}]},
-            "Each product item must have name, quantity, and price",
+            ITEM_FIELDS_REQUIRED,
             id="item-without-name",
         ),
     ],
@@ -1130,7 +1073,7 @@ async def test_graphql_blank_mobile_gets_the_rest_message(tenant: Tenant) -> Non
 
     result = await tenant.graphql(UPDATE_ORDER, {"id": created["_id"], "updates": {"mobile": ""}})
 
-    assert result["errors"][0]["message"] == "Customer mobile number is required"
+    assert result["errors"][0]["message"] == MOBILE_REQUIRED
 
 
 async def test_graphql_update_of_another_tenants_order_is_not_found(

@@ -29,6 +29,8 @@ from starlette.applications import Starlette
 from db.engine import Database
 from gql.resolvers import clock
 from tests.conftest import Tenant, new_tenant
+from tests.contract import UTC_TIMESTAMP
+from tests.http_helpers import free_port
 from tests.webhook_support import (
     Receipt,
     Receiver,
@@ -37,13 +39,11 @@ from tests.webhook_support import (
     deliveries_of,
     endpoint_row,
     fail_first_attempt,
-    free_port,
     running_app,
     wait_for,
     wait_for_async,
 )
 
-UTC_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 SIGNATURE = re.compile(r"^v1,[A-Za-z0-9+/]{43}=$")
 QUIET = 0.4  # how long "nothing more arrives" is watched
 

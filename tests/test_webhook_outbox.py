@@ -9,9 +9,7 @@ must exist"."""
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -28,17 +26,16 @@ from gql.resolvers.webhooks import WebhookPolicy
 from orders_api import tenants
 from tests.conftest import Tenant, new_tenant
 from tests.databases import fresh_postgres_database, require_postgres
+from tests.http_helpers import free_port, start_uvicorn, stop_server
 from tests.webhook_support import (
     Receiver,
     Reply,
     deliveries_of,
-    free_port,
     messages_of_order,
     running_app,
     wait_for,
 )
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 PUBLIC_URL = "https://93.184.215.14/hooks/orders"  # never called: no dispatcher runs
 
 
@@ -130,22 +127,15 @@ async def test_rolled_back_change_leaves_no_event_and_no_change(
 
 
 def start_server(database_url: str, port: int, *, dispatcher: bool, log: IO[bytes]) -> Any:
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "ORDERS_API_ENV": "development",
-        "RATE_LIMIT_DEFAULT": "10000/minute",
-        "RATE_LIMIT_STORAGE_URI": "memory://",
-        "WEBHOOK_DISPATCHER": "true" if dispatcher else "false",
-        "WEBHOOK_ALLOW_PRIVATE_NETWORKS": "true",
-        "WEBHOOK_POLL_SECONDS": "0.05",
-        "WEBHOOK_RETRY_SCHEDULE": "0.2,0.2,0.2",
-    }
-    command = [
-        sys.executable, "-m", "uvicorn", "rest.asgi:app",
-        "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
-    ]  # fmt: skip
-    return subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=log, stderr=log)
+    return start_uvicorn(
+        database_url,
+        port,
+        log,
+        WEBHOOK_DISPATCHER="true" if dispatcher else "false",
+        WEBHOOK_ALLOW_PRIVATE_NETWORKS="true",
+        WEBHOOK_POLL_SECONDS="0.05",
+        WEBHOOK_RETRY_SCHEDULE="0.2,0.2,0.2",
+    )
 
 
 def kill_server(server: subprocess.Popen[bytes]) -> None:
@@ -153,16 +143,6 @@ def kill_server(server: subprocess.Popen[bytes]) -> None:
     if server.poll() is None:
         server.kill()
     server.wait(timeout=15)
-
-
-def stop_server(server: subprocess.Popen[bytes]) -> None:
-    if server.poll() is None:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=15)
 
 
 def read_log(path: Path) -> str:

@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from tests.conftest import Tenant, new_tenant
+from tests.contract import UTC_TIMESTAMP
 from tests.webhook_support import running_app
 
 # A literal public address: accepted without DNS (the sandbox has none), nothing is sent.
@@ -35,7 +36,6 @@ WEBHOOK_KEYS = {
     "created_at",
     "updated_at",
 }
-UTC_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 SECRET = re.compile(r"^whsec_[A-Za-z0-9+/]{43}=$")  # 32 random bytes, base64
 
 

@@ -4,7 +4,6 @@ dispatcher running, polling helpers and database read-outs."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 import time
 import uuid
@@ -23,6 +22,7 @@ from db.engine import Database
 from db.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookMessage
 from rest.app import create_app
 from tests.conftest import make_settings
+from tests.http_helpers import lifespan_client
 
 T = TypeVar("T")
 
@@ -65,13 +65,6 @@ class Receipt:
 
 
 ReplyRule = Callable[["Receiver", "Receipt"], Reply]
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -217,10 +210,8 @@ async def running_app(
     client for it."""
     settings = make_settings(database_url, **{**FAST_DISPATCH, **overrides})
     app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
-            yield app, http
+    async with lifespan_client(app) as http:
+        yield app, http
 
 
 async def deliveries_of(db: Database, endpoint_id: str) -> list[WebhookDelivery]:
