@@ -27,20 +27,37 @@ from db.base import Base
 
 
 @dataclass(frozen=True)
+class _Converter:
+    position: int  # in the statement's parameter order
+    convert: Callable[[Any], Any]  # the column type's bind processor
+    # JSON columns store None as the JSON text 'null' (as the ORM does), unless the type
+    # says none_as_null; every other type binds None as SQL NULL unconverted.
+    converts_none: bool
+
+
+@dataclass(frozen=True)
 class _Plan:
     sql: str
     values_of: Callable[[dict[str, Any]], tuple[Any, ...]]  # a row's values, in SQL order
-    converters: tuple[tuple[int, Callable[[Any], Any]], ...]  # (position, bind processor)
+    converters: tuple[_Converter, ...]
 
 
 async def insert_rows(
     session: AsyncSession, model: type[Base], rows: Sequence[dict[str, Any]]
 ) -> None:
-    """INSERT ``rows`` of ``model``, keyed by attribute name, every row with the same keys."""
+    """INSERT ``rows`` of ``model``, keyed by attribute name. The first row's keys name the
+    columns; every row must have the same keys."""
     if not rows:
         return
     connection = await session.connection()
     plan = _plan(model, frozenset(rows[0]), connection.dialect)
+    if plan is None:  # a driver with named parameters: Core's executemany does it all
+        names = {attr.key: attr.columns[0].name for attr in inspect(model).column_attrs}
+        table = cast(Table, model.__table__)
+        await session.execute(
+            insert(table), [{names[key]: value for key, value in row.items()} for row in rows]
+        )
+        return
     await connection.exec_driver_sql(plan.sql, _as_tuples(rows, plan))
 
 
@@ -52,21 +69,27 @@ def _as_tuples(rows: Sequence[dict[str, Any]], plan: _Plan) -> list[tuple[Any, .
     converted: list[tuple[Any, ...]] = []
     for row in rows:
         values = list(plan.values_of(row))
-        for position, convert in plan.converters:
+        for converter in plan.converters:
+            position = converter.position
             value = values[position]
-            if value is None:
+            if value is None and not converter.converts_none:
                 continue
-            if value is last_in.get(position):
+            if value is last_in.get(position, _NOTHING):
                 values[position] = last_out[position]
             else:
                 last_in[position] = value
-                values[position] = last_out[position] = convert(value)
+                values[position] = last_out[position] = converter.convert(value)
         converted.append(tuple(values))
     return converted
 
 
+_NOTHING = object()
+
+
 @lru_cache(maxsize=64)  # keyed by dialect instance: one per engine
-def _plan(model: type[Base], attributes: frozenset[str], dialect: Dialect) -> _Plan:
+def _plan(model: type[Base], attributes: frozenset[str], dialect: Dialect) -> _Plan | None:
+    """How to insert rows with these attributes; None where the driver's parameters are
+    named rather than positional."""
     table = cast(Table, model.__table__)  # declarative models are mapped to a Table
     column_of = {attr.key: attr.columns[0] for attr in inspect(model).column_attrs}
     unknown = sorted(attributes - column_of.keys())
@@ -81,15 +104,22 @@ def _plan(model: type[Base], attributes: frozenset[str], dialect: Dialect) -> _P
     if missing_defaults:
         # A Python-side default would need SQLAlchemy to fill it in: name the value instead.
         raise ValueError(f"rows of {model.__name__} must give {missing_defaults}")
-    compiled = insert(table).compile(dialect=dialect, column_keys=list(given))
-    order = [given[name] for name in compiled.positiontup or ()]
+    # for_executemany: no RETURNING of generated keys (PostgreSQL would send them back).
+    compiled = insert(table).compile(dialect=dialect, column_keys=list(given), for_executemany=True)
+    if compiled.positiontup is None:
+        return None
+    order = [given[name] for name in compiled.positiontup]
     getter = itemgetter(*order)
-    processors = (
-        column_of[name].type.dialect_impl(dialect).bind_processor(dialect) for name in order
-    )
+    converters = []
+    for position, name in enumerate(order):
+        column_type = column_of[name].type
+        convert = column_type.dialect_impl(dialect).bind_processor(dialect)
+        if convert is not None:
+            converts_none = bool(getattr(column_type, "should_evaluate_none", False))
+            converters.append(_Converter(position, convert, converts_none))
     return _Plan(
         sql=compiled.string,
         # itemgetter of one name gives the value itself, not a 1-tuple
         values_of=getter if len(order) > 1 else lambda row: (getter(row),),
-        converters=tuple((i, p) for i, p in enumerate(processors) if p is not None),
+        converters=tuple(converters),
     )

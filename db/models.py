@@ -183,7 +183,8 @@ class WebhookMessage(Base):
     order_id: Mapped[str | None] = mapped_column(String(24))
     type: Mapped[str] = mapped_column(String(50))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Indexed for housekeeping, which deletes old messages left without deliveries.
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
 
 
 class WebhookDelivery(Base):

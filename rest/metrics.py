@@ -74,9 +74,11 @@ def _route_template(scope: Scope) -> str:
     """The route's path template, never the raw path: order ids must not become labels."""
     route = scope.get("route")
     if route is None:
-        # Answered before routing (401, 413, 429): name the route it was meant for.
-        route = next(
-            (r for r in scope["app"].routes if r.matches(scope)[0] is not Match.NONE), None
+        # Answered before routing (401, 413, 429): name the route it was meant for, chosen
+        # as the router would (a full match first, else one that differs by method).
+        matches = [(r.matches(scope)[0], r) for r in scope["app"].routes]
+        route = next((r for m, r in matches if m is Match.FULL), None) or next(
+            (r for m, r in matches if m is Match.PARTIAL), None
         )
     return getattr(route, "path", None) or "unmatched"
 

@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, event, select
+from sqlalchemy import Dialect, delete, event, select, text
+from sqlalchemy.dialects import postgresql, sqlite
 
-from db.bulk_insert import insert_rows
+from db import migrate
+from db.bulk_insert import _plan, insert_rows
 from db.engine import Database
-from db.models import Tenant
+from db.models import OrderItem, Tenant, WebhookMessage
 
 
 def tenant_row(created_at: datetime, **fields: Any) -> dict[str, Any]:
@@ -88,3 +91,73 @@ async def test_an_unknown_attribute_is_refused(db: Database) -> None:
     async with db.writer() as session, session.begin():
         with pytest.raises(ValueError, match=r"Tenant has no attributes \['colour'\]"):
             await insert_rows(session, Tenant, [row])
+
+
+async def test_json_none_is_stored_as_the_orm_stores_it(db: Database) -> None:
+    """A JSON column without none_as_null keeps None as the JSON text 'null', as the ORM
+    does; one with none_as_null (and every other type) as SQL NULL."""
+    tenant = tenant_row(datetime.now(UTC))
+    at = datetime.now(UTC)
+
+    def message(message_id: str) -> dict[str, Any]:
+        return {
+            "id": message_id,
+            "tenant_id": tenant["id"],
+            "order_id": None,
+            "type": "order.created",
+            "payload": None,
+            "created_at": at,
+        }
+
+    by_orm, by_rows = f"msg_{uuid.uuid4().hex[:20]}", f"msg_{uuid.uuid4().hex[:20]}"
+    try:
+        async with db.writer() as session, session.begin():
+            await insert_rows(session, Tenant, [tenant])
+            session.add(WebhookMessage(**message(by_orm)))
+            await session.flush()
+            await insert_rows(session, WebhookMessage, [message(by_rows)])
+        async with db.reader() as session:
+            stored = dict(
+                (
+                    await session.execute(
+                        text(
+                            "SELECT id, payload IS NULL FROM webhook_messages WHERE id IN (:a, :b)"
+                        ),
+                        {"a": by_orm, "b": by_rows},
+                    )
+                ).all()
+            )
+        assert stored == {by_orm: False, by_rows: False}
+    finally:
+        async with db.writer() as session, session.begin():
+            await session.execute(delete(Tenant).where(Tenant.id == tenant["id"]))
+
+
+@pytest.mark.parametrize("dialect", [postgresql.asyncpg.dialect(), sqlite.aiosqlite.dialect()])
+def test_generated_keys_are_not_asked_back(dialect: Dialect) -> None:
+    """order_items.id is generated: the statement must not RETURN it for every row."""
+    attributes = {"order_id", "position", "product_retailer_id", "sku", "name", "quantity", "price"}
+    plan = _plan(OrderItem, frozenset(attributes), dialect)
+    assert plan is not None
+    assert plan.sql.startswith("INSERT INTO order_items (")
+    assert "RETURNING" not in plan.sql.upper()
+
+
+async def test_a_driver_with_named_parameters_gets_the_same_rows(tmp_path: Path) -> None:
+    named = Database.connect(f"sqlite+aiosqlite:///{tmp_path / 'named.db'}", paramstyle="named")
+    try:
+        await migrate.upgrade(named.engine)
+        created = datetime(2026, 11, 26, 9, 30, tzinfo=UTC)
+        rows = [tenant_row(created), tenant_row(created, rate_limit="7/minute")]
+        async with named.writer() as session, session.begin():
+            await insert_rows(session, Tenant, rows)
+        async with named.reader() as session:
+            stored = {
+                t.id: (t.rate_limit, t.created_at) for t in await session.scalars(select(Tenant))
+            }
+        assert stored == {
+            rows[0]["id"]: (None, created),
+            rows[1]["id"]: ("7/minute", created),
+        }
+    finally:
+        await named.dispose()

@@ -96,7 +96,7 @@ async def test_expired_idempotency_keys_go_and_live_ones_stay(own_db: Database) 
 async def test_pruning_goes_in_batches_until_nothing_is_left(
     own_db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(housekeeping, "BATCH", 2)
+    monkeypatch.setattr(housekeeping, "KEY_BATCH", 2)
     tenant_id = await new_tenant_id(own_db)
     for _ in range(5):
         await add_key(own_db, tenant_id, NOW - timedelta(hours=1), "done")
@@ -125,7 +125,13 @@ async def add_message(db: Database, tenant_id: str, created_at: datetime) -> str
 
 
 async def add_delivery(
-    db: Database, tenant_id: str, endpoint_id: str, message_id: str, status: str, at: datetime
+    db: Database,
+    tenant_id: str,
+    endpoint_id: str,
+    message_id: str,
+    status: str,
+    at: datetime,
+    last_attempt: datetime | None = None,
 ) -> int:
     async with db.writer() as session, session.begin():
         delivery = WebhookDelivery(
@@ -134,7 +140,7 @@ async def add_delivery(
             endpoint_id=endpoint_id,
             status=status,
             attempts=1,
-            next_attempt_at=at,
+            next_attempt_at=last_attempt or at,
             created_at=at,
         )
         session.add(delivery)
@@ -172,6 +178,11 @@ async def test_old_finished_deliveries_go_with_their_attempts_and_orphaned_messa
     pending = await add_message(own_db, tenant_id, old)
     await add_delivery(own_db, tenant_id, endpoint_id, pending, "delivered", old)
     kept_pending = await add_delivery(own_db, tenant_id, endpoint_id, pending, "pending", old)
+    # Created long ago, but its last attempt is inside the retention: stays.
+    retried = await add_message(own_db, tenant_id, old)
+    kept_retried = await add_delivery(
+        own_db, tenant_id, endpoint_id, retried, "failed", old, last_attempt=recent
+    )
     # Finished, but inside the retention: stays.
     young = await add_message(own_db, tenant_id, recent)
     kept_young = await add_delivery(own_db, tenant_id, endpoint_id, young, "delivered", recent)
@@ -182,15 +193,10 @@ async def test_old_finished_deliveries_go_with_their_attempts_and_orphaned_messa
         idempotency_keys=0, webhook_deliveries=3, webhook_messages=1
     )
     async with own_db.reader() as session:
-        assert set(await session.scalars(select(WebhookMessage.id))) == {pending, young}
-        assert set(await session.scalars(select(WebhookDelivery.id))) == {
-            kept_pending,
-            kept_young,
-        }
-        assert set(await session.scalars(select(WebhookAttempt.delivery_id))) == {
-            kept_pending,
-            kept_young,
-        }
+        kept = {kept_pending, kept_retried, kept_young}
+        assert set(await session.scalars(select(WebhookMessage.id))) == {pending, retried, young}
+        assert set(await session.scalars(select(WebhookDelivery.id))) == kept
+        assert set(await session.scalars(select(WebhookAttempt.delivery_id))) == kept
 
 
 async def test_the_server_prunes_in_the_background(empty_database_url: str) -> None:
@@ -208,6 +214,34 @@ async def test_the_server_prunes_in_the_background(empty_database_url: str) -> N
                 break
             await asyncio.sleep(0.05)
         assert await keys_left(db) == {live}
+
+
+async def test_a_failed_pass_is_logged_and_the_next_one_runs(
+    own_db: Database, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    original = housekeeping.prune
+    passes: list[str] = []
+
+    async def failing_once(db: Database, retention: timedelta) -> housekeeping.Pruned:
+        if not passes:
+            passes.append("failed")
+            raise RuntimeError("database went away")
+        passes.append("ran")
+        return await original(db, retention)
+
+    monkeypatch.setattr(housekeeping, "prune", failing_once)
+    keeper = housekeeping.Housekeeper(own_db, interval=0.01, webhook_retention=RETENTION)
+    keeper.start()
+    try:
+        for _ in range(200):
+            if "ran" in passes:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        await keeper.stop()
+    assert passes[:2] == ["failed", "ran"]
+    assert "housekeeping pass failed" in caplog.text
+    assert "database went away" in caplog.text
 
 
 async def test_housekeeping_can_be_turned_off(empty_database_url: str) -> None:

@@ -8,7 +8,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from db.engine import Database
 from db.models import IdempotencyKey
@@ -61,7 +61,7 @@ async def test_the_taken_over_claim_cannot_complete(
     ctx, key = context(tenant, db), uuid.uuid4().hex
     first, second = await claim_twice(ctx, key, monkeypatch)
 
-    with pytest.raises(ConflictError, match="a retry with the same Idempotency-Key took it"):
+    with pytest.raises(ConflictError, match="lost its Idempotency-Key to a retry"):
         async with db.writer() as session, session.begin():
             await idempotency.complete(session, ctx, first, {"orderId": "from-the-first"})
     async with db.writer() as session, session.begin():
@@ -99,3 +99,25 @@ async def test_a_done_key_cannot_be_completed_again(tenant: Tenant, db: Database
     row = await stored(db, tenant, key)
     assert row is not None
     assert row.result == {"orderId": "first"}
+
+
+async def test_a_takeover_gets_a_full_lifetime(
+    tenant: Tenant, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ctx, key = context(tenant, db), uuid.uuid4().hex
+    _, second = await claim_twice(ctx, key, monkeypatch)
+    row = await stored(db, tenant, key)
+    assert row is not None
+    assert row.expires_at == second.claimed_at + idempotency.KEY_LIFETIME
+
+
+async def test_a_claim_whose_key_was_pruned_cannot_complete(tenant: Tenant, db: Database) -> None:
+    ctx, key = context(tenant, db), uuid.uuid4().hex
+    claim = await idempotency.claim(ctx, key, "createOrder", DATA)
+    assert isinstance(claim, idempotency.Claim)
+    async with db.writer() as session, session.begin():
+        await session.execute(delete(IdempotencyKey).where(IdempotencyKey.key == key))
+    with pytest.raises(ConflictError, match="lost its Idempotency-Key"):
+        async with db.writer() as session, session.begin():
+            await idempotency.complete(session, ctx, claim, {"orderId": "late"})
+    assert await stored(db, tenant, key) is None

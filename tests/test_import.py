@@ -294,6 +294,25 @@ def test_jsonl_failures_are_reported_with_line_numbers_and_written_out(target: T
     ]
 
 
+def test_nan_and_infinity_are_refused_not_stored(target: Target) -> None:
+    """Python's json reads NaN and Infinity; JSON has no such numbers, so such a line fails
+    with a reason instead of storing a value no JSON answer can carry."""
+    lines = [
+        {**keyed_order(1), "product_customizations": {"size": float("nan")}},
+        {**keyed_order(2), "product_customizations": {"sizes": [1.5, float("inf")]}},
+        keyed_order(3),
+    ]
+    path = write_jsonl(target.folder / "orders.jsonl", lines)
+    assert "NaN" in path.read_text(encoding="utf-8")  # as json.dumps writes it
+    result = run_import(target, path)
+    assert result.exit_code == 1, (result.output, result.exception)
+    assert summary_of(result.stdout) == (1, 0, 2)
+    reported = dict(re.findall(r"^\s+line (\d+): (.+)$", result.stdout, re.M))
+    message = "product_customizations must not contain NaN or Infinity (not JSON numbers)"
+    assert reported == {"1": message, "2": message}
+    assert [order.external_order_id for order in stored_orders(target)] == ["SO-3"]
+
+
 def test_a_clean_import_exits_0_and_writes_no_failed_file(target: Target) -> None:
     path = write_jsonl(target.folder / "orders.jsonl", [keyed_order(n) for n in range(5)])
     failed_file = target.folder / "failed.jsonl"

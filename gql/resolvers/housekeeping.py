@@ -2,12 +2,13 @@
 
 - Idempotency keys past ``expires_at`` (24 h): each keeps its first response, up to a
   whole bulk answer, so a busy integrator would otherwise grow the table without end.
-- Finished webhook deliveries (delivered, or failed for good) older than the retention,
-  with their attempts, and then the messages left without deliveries. Pending deliveries
-  are never touched, however old.
+- Finished webhook deliveries (delivered, or failed for good) whose last attempt is older
+  than the retention, with their attempts (ON DELETE CASCADE), and then the old messages
+  left without deliveries. Pending deliveries are never touched, however old.
 
-Deletes go ``BATCH`` rows per transaction, so the SQLite write lock (and PostgreSQL's row
-locks) are held for milliseconds, never for a whole purge.
+Each kind goes in batches: the candidates are found by an index range in a read
+transaction (no write lock held), then deleted by primary key, with their conditions
+checked again, in a short write transaction of their own.
 """
 
 from __future__ import annotations
@@ -15,12 +16,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Delete, delete, exists, select, tuple_
+from sqlalchemy import ColumnElement, CursorResult, delete, exists, select, tuple_
+from sqlalchemy.orm import InstrumentedAttribute
 
 from db.engine import Database
 from db.models import IdempotencyKey, WebhookDelivery, WebhookMessage
@@ -28,6 +29,8 @@ from gql.resolvers import clock
 
 log = logging.getLogger("orders_api.housekeeping")
 
+# Keys carry whole responses (a bulk answer can be 100 kB): fewer of them per transaction.
+KEY_BATCH = 100
 BATCH = 1000
 FINISHED_DELIVERIES = ("delivered", "failed")
 
@@ -45,50 +48,68 @@ async def prune(db: Database, webhook_retention: timedelta, now: datetime | None
     cutoff = now - webhook_retention
     keys = await _in_batches(
         db,
-        lambda: delete(IdempotencyKey).where(
-            tuple_(IdempotencyKey.tenant_id, IdempotencyKey.key).in_(
-                select(IdempotencyKey.tenant_id, IdempotencyKey.key)
-                .where(IdempotencyKey.expires_at <= now)
-                .limit(BATCH)
-            )
-        ),
+        (IdempotencyKey.tenant_id, IdempotencyKey.key),
+        (IdempotencyKey.expires_at <= now,),
+        KEY_BATCH,
     )
+    # ``next_attempt_at`` is when a finished delivery's last attempt was due: the range of
+    # the (status, next_attempt_at) index, and retention counts from the last attempt.
     deliveries = await _in_batches(
         db,
-        lambda: delete(WebhookDelivery).where(
-            WebhookDelivery.id.in_(
-                select(WebhookDelivery.id)
-                .where(
-                    WebhookDelivery.status.in_(FINISHED_DELIVERIES),
-                    WebhookDelivery.created_at < cutoff,
-                )
-                .limit(BATCH)
-            )
+        (WebhookDelivery.id,),
+        (
+            WebhookDelivery.status.in_(FINISHED_DELIVERIES),
+            WebhookDelivery.next_attempt_at < cutoff,
         ),
-    )  # their attempts go with them: ON DELETE CASCADE (SQLite connections enable it)
+        BATCH,
+    )
+    # No delivery can be added to a message without one left: redelivery copies an
+    # existing delivery, which it locks first.
     messages = await _in_batches(
         db,
-        lambda: delete(WebhookMessage).where(
-            WebhookMessage.id.in_(
-                select(WebhookMessage.id)
-                .where(
-                    WebhookMessage.created_at < cutoff,
-                    ~exists().where(WebhookDelivery.message_id == WebhookMessage.id),
-                )
-                .limit(BATCH)
-            )
+        (WebhookMessage.id,),
+        (
+            WebhookMessage.created_at < cutoff,
+            ~exists().where(WebhookDelivery.message_id == WebhookMessage.id),
         ),
+        BATCH,
     )
     return Pruned(keys, deliveries, messages)
 
 
-async def _in_batches(db: Database, statement: Callable[[], Delete]) -> int:
+async def _in_batches(
+    db: Database,
+    primary_key: tuple[InstrumentedAttribute[Any], ...],
+    conditions: tuple[ColumnElement[bool], ...],
+    batch: int,
+) -> int:
+    """Delete the rows that meet ``conditions``, ``batch`` at a time, until none is left."""
+    model = primary_key[0].class_
     total = 0
     while True:
+        async with db.reader() as session:
+            found = [
+                tuple(row)
+                for row in await session.execute(
+                    select(*primary_key).where(*conditions).limit(batch)
+                )
+            ]
+        if not found:
+            return total
+        chosen = (
+            tuple_(*primary_key).in_(found)
+            if len(primary_key) > 1
+            else primary_key[0].in_([row[0] for row in found])
+        )
         async with db.writer() as session, session.begin():
-            result = cast(CursorResult[Any], await session.execute(statement()))
-        total += result.rowcount
-        if result.rowcount < BATCH:
+            deleted = await session.execute(
+                delete(model)
+                .where(chosen, *conditions)
+                .execution_options(synchronize_session=False)
+            )
+        count = cast(CursorResult[Any], deleted).rowcount
+        total += count
+        if len(found) < batch or count == 0:
             return total
 
 

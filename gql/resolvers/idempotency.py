@@ -153,7 +153,8 @@ async def _claim(ctx: RequestContext, key: str, print_: str) -> Claim | Replay:
                     "A request with this Idempotency-Key is still in progress; retry shortly",
                     {"idempotencyKey": key},
                 )
-            row.created_at = now  # the earlier request died: this one takes over
+            # The earlier request died: this one takes over, with a lifetime of its own.
+            row.created_at, row.expires_at = now, now + KEY_LIFETIME
             return Claim(key, now)
         return Replay(result=row.result, status=row.response_status, body=row.response_body)
 
@@ -173,8 +174,9 @@ async def complete(
     )
     if cast(CursorResult[Any], completed).rowcount != 1:
         raise ConflictError(
-            f"This request ran longer than {STALE_CLAIM.seconds // 60} minutes and a retry "
-            "with the same Idempotency-Key took it over; nothing was written by this one",
+            f"This request ran longer than {int(STALE_CLAIM.total_seconds() // 60)} minutes "
+            "and lost its Idempotency-Key to a retry (or the key expired); nothing was "
+            "written by this one",
             {"idempotencyKey": claim.key},
         )
 

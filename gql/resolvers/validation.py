@@ -138,6 +138,12 @@ def timestamp(value: Any, name: str) -> str:
 def json_object(value: Any, name: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ValidationError(f"{name} must be a JSON object", {"field": name})
+    if _has_non_finite(value):
+        # Python's json module reads NaN and Infinity (the importer, GraphQL variables);
+        # JSON has no such numbers, and they could not be stored or answered faithfully.
+        raise ValidationError(
+            f"{name} must not contain NaN or Infinity (not JSON numbers)", {"field": name}
+        )
     try:
         size = len(orjson.dumps(value, default=str))
     except TypeError:
@@ -147,6 +153,20 @@ def json_object(value: Any, name: str) -> dict[str, Any]:
             f"{name} must be at most {MAX_JSON_OBJECT_BYTES} bytes as JSON", {"field": name}
         )
     return value
+
+
+def _has_non_finite(value: Any) -> bool:
+    # A loop, not recursion: JSON may nest deeper than Python's recursion limit.
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            return True
+        if isinstance(item, dict):
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
 
 
 def reference_id(value: Any, name: str = "referenceId") -> str:

@@ -317,12 +317,17 @@ async def redeliver(ctx: RequestContext, endpoint_id: str, delivery_id: int) -> 
     """Send a message again (same ``webhook-id``, so receivers can de-duplicate)."""
     async with ctx.db.writer() as session, session.begin():
         await _owned(session, ctx, endpoint_id)
+        # Locked: housekeeping deletes a message once it has no delivery left, so the copy
+        # must be added while the delivery it copies still exists (PostgreSQL; SQLite's
+        # writers are serialised anyway).
         old = await session.scalar(
-            select(WebhookDelivery).where(
+            select(WebhookDelivery)
+            .where(
                 WebhookDelivery.id == delivery_id,
                 WebhookDelivery.endpoint_id == endpoint_id,
                 WebhookDelivery.tenant_id == ctx.tenant_id,
             )
+            .with_for_update()
         )
         if old is None:
             raise NotFoundError(f"Delivery not found: {delivery_id}", {"deliveryId": delivery_id})
