@@ -67,6 +67,13 @@ class Receipt:
 ReplyRule = Callable[["Receiver", "Receipt"], Reply]
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    # socketserver's default backlog is 5: dispatchers open more connections than that at
+    # once, and an overflowing accept queue surfaces as a ReadError and a second attempt.
+    request_queue_size = 128
+
+
 @dataclass
 class Receiver:
     """A webhook receiver: records every request to its own path and answers as told
@@ -147,8 +154,7 @@ class Receiver:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        server.daemon_threads = True
+        server = _Server(("127.0.0.1", self.port), Handler)
         self.port = server.server_address[1]
         self._server = server
         self._thread = threading.Thread(target=server.serve_forever, daemon=True)
