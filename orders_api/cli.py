@@ -9,7 +9,6 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
-from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -119,7 +118,7 @@ class RateColumn(ProgressColumn):
 def prune(as_json: JsonOption = False) -> None:
     """Delete expired idempotency keys and old finished webhook deliveries now (servers
     also do it every HOUSEKEEPING_INTERVAL_SECONDS)."""
-    retention = timedelta(days=get_settings().webhook_retention_days)
+    retention = get_settings().webhook_retention
     pruned = asdict(_run(lambda db: housekeeping.prune(db, retention)))
     _print(pruned, as_json, ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in pruned.items()))
 

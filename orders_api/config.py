@@ -6,6 +6,7 @@ field name in upper case.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import lru_cache
 from typing import Literal
 
@@ -86,6 +87,10 @@ class Settings(BaseSettings):
         if self.graphql_introspection is None:
             return not self.is_production
         return self.graphql_introspection
+
+    @property
+    def webhook_retention(self) -> timedelta:
+        return timedelta(days=self.webhook_retention_days)
 
     @property
     def graphiql_enabled(self) -> bool:

@@ -109,7 +109,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         housekeeper = Housekeeper(
             db,
             interval=settings.housekeeping_interval_seconds,
-            webhook_retention=timedelta(days=settings.webhook_retention_days),
+            webhook_retention=settings.webhook_retention,
         )
         if settings.housekeeping_interval_seconds > 0:
             housekeeper.start()

@@ -14,10 +14,11 @@ import os
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import asyncpg
 import pytest
+from sqlalchemy import event
 
 from db.engine import Database
 
@@ -88,3 +89,19 @@ def on_database(url: str, action: Callable[[Database], Awaitable[T]]) -> T:
             await db.dispose()
 
     return asyncio.run(main())
+
+
+@contextmanager
+def recorded_statements(db: Database) -> Iterator[list[str]]:
+    """Every SQL statement ``db`` sends while the block runs (N+1 checks count them)."""
+    statements: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    engine = db.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", record)

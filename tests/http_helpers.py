@@ -65,16 +65,21 @@ async def order_total(tenant: Tenant) -> int:
 # --- errors ----------------------------------------------------------------------------------
 
 
-def error_of(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    """The error of a ``{"error": {...}}`` envelope with that status and code and a
-    message."""
+def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    """The ``error`` of an answer with that status and code and a message."""
     assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) == {"error"}
-    error: dict[str, Any] = body["error"]
-    assert error["code"] == code
+    error: dict[str, Any] = response.json()["error"]
+    assert error["code"] == code, error
     assert isinstance(error["message"], str)
     assert error["message"]
+    return error
+
+
+def error_of(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    """``assert_error``, for an answer that is nothing but the ``{"error": {...}}``
+    envelope."""
+    error = assert_error(response, status, code)
+    assert set(response.json()) == {"error"}
     return error
 
 

@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import event
 from starlette.applications import Starlette
 
 from tests.conftest import Tenant
+from tests.databases import recorded_statements
+from tests.http_helpers import assert_error
 
 OBJECT_ID = re.compile(r"^[0-9a-f]{24}$")
 GENERATED_REFERENCE_ID = re.compile(r"^ORD\d{10}[A-Z0-9]{4}$")
@@ -52,15 +51,6 @@ def order_body(number: int, **fields: Any) -> dict[str, Any]:
 
 def external(number: int, source: str = "shopify") -> dict[str, Any]:
     return {"external_order_source": source, "external_order_id": f"ext-{number}"}
-
-
-def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    error: dict[str, Any] = response.json()["error"]
-    assert error["code"] == code, error
-    assert isinstance(error["message"], str)
-    assert error["message"]
-    return error
 
 
 def assert_created(result: dict[str, Any], index: int) -> None:
@@ -530,28 +520,11 @@ async def test_bulk_only_accepts_post(tenant: Tenant) -> None:
 # --- 1,000 orders ------------------------------------------------------------------------
 
 
-@contextmanager
-def counted_statements(app: Starlette) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def record(
-        conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool
-    ) -> None:
-        statements.append(statement)
-
-    engine = app.state.db.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
-
-
 async def test_1000_orders_cost_a_fixed_small_number_of_statements(
     tenant: Tenant, app: Starlette
 ) -> None:
     orders = [order_body(n, **external(n)) for n in range(1000)]
-    with counted_statements(app) as statements:
+    with recorded_statements(app.state.db) as statements:
         response = await bulk(tenant, orders)
     assert response.status_code == 201, response.text[:500]
     body = response.json()
@@ -574,7 +547,7 @@ async def test_1000_orders_atomic_cost_a_fixed_small_number_of_statements(
     tenant: Tenant, app: Starlette
 ) -> None:
     orders = [order_body(n) for n in range(1000)]
-    with counted_statements(app) as statements:
+    with recorded_statements(app.state.db) as statements:
         response = await bulk(tenant, orders, "?atomic=true")
     assert response.status_code == 201, response.text[:500]
     assert response.json()["created"] == 1000

@@ -10,13 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Dialect, delete, event, select, text
+from sqlalchemy import Dialect, delete, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from db import migrate
 from db.bulk_insert import _plan, insert_rows
 from db.engine import Database
 from db.models import OrderItem, Tenant, WebhookMessage
+from tests.databases import recorded_statements
 
 
 def tenant_row(created_at: datetime, **fields: Any) -> dict[str, Any]:
@@ -64,17 +65,9 @@ async def test_rows_read_back_as_given_with_shared_and_distinct_values(db: Datab
 
 
 async def test_no_rows_is_no_statement(db: Database) -> None:
-    statements: list[str] = []
-
-    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        statements.append(statement)
-
-    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
-    try:
+    with recorded_statements(db) as statements:
         async with db.writer() as session, session.begin():
             await insert_rows(session, Tenant, [])
-    finally:
-        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
     assert statements == []
 
 
@@ -117,7 +110,7 @@ async def test_json_none_is_stored_as_the_orm_stores_it(db: Database) -> None:
             await session.flush()
             await insert_rows(session, WebhookMessage, [message(by_rows)])
         async with db.reader() as session:
-            stored = dict(
+            stored: dict[str, bool] = dict(
                 (
                     await session.execute(
                         text(
@@ -133,7 +126,10 @@ async def test_json_none_is_stored_as_the_orm_stores_it(db: Database) -> None:
             await session.execute(delete(Tenant).where(Tenant.id == tenant["id"]))
 
 
-@pytest.mark.parametrize("dialect", [postgresql.asyncpg.dialect(), sqlite.aiosqlite.dialect()])
+@pytest.mark.parametrize(
+    "dialect",
+    [postgresql.asyncpg.dialect(), sqlite.aiosqlite.dialect()],  # type: ignore[no-untyped-call]
+)
 def test_generated_keys_are_not_asked_back(dialect: Dialect) -> None:
     """order_items.id is generated: the statement must not RETURN it for every row."""
     attributes = {"order_id", "position", "product_retailer_id", "sku", "name", "quantity", "price"}

@@ -3,14 +3,11 @@ with the REST layer, and the fixed SQL cost of a page of orders (DataLoaders).""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import event
 from starlette.applications import Starlette
 
 from gql.context import Principal, RequestContext
@@ -24,6 +21,7 @@ from tests.contract import (
     OBJECT_ID,
     UTC_TIMESTAMP,
 )
+from tests.databases import recorded_statements
 
 ITEM_FIELDS = "productRetailerId sku name quantity price lineTotal"
 DELIVERY_FIELDS = (
@@ -887,23 +885,6 @@ query Page($limit: Int!) {{
 """
 
 
-@contextmanager
-def _recorded_statements(app: Starlette) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def record(
-        conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool
-    ) -> None:
-        statements.append(statement)
-
-    engine = app.state.db.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
-
-
 async def _create_orders_directly(tenant: Tenant, app: Starlette, count: int) -> None:
     ctx = RequestContext(
         principal=Principal(
@@ -930,7 +911,7 @@ async def _statements_for_page(
 ) -> tuple[list[str], dict[str, Any]]:
     # A warm-up request first, so that authentication is identical for every measurement.
     await tenant.graphql("query { orders(limit: 1) { total } }")
-    with _recorded_statements(app) as statements:
+    with recorded_statements(app.state.db) as statements:
         body = await tenant.graphql(PAGE_WITH_RELATIONS, {"limit": limit})
     assert "errors" not in body, body
     return list(statements), body["data"]["orders"]

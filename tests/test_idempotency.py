@@ -27,7 +27,7 @@ from gql.context import RequestContext
 from gql.resolvers import clock, idempotency
 from tests.conftest import Tenant
 from tests.contract import MOBILE_REQUIRED
-from tests.http_helpers import get_timeline, order_total
+from tests.http_helpers import assert_error, get_timeline, order_total
 
 REPLAYED = "Idempotent-Replayed"
 
@@ -81,15 +81,6 @@ def new_key() -> str:
 
 def keyed(key: str) -> dict[str, str]:
     return {"Idempotency-Key": key}
-
-
-def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    error: dict[str, Any] = response.json()["error"]
-    assert error["code"] == code, error
-    assert isinstance(error["message"], str)
-    assert error["message"]
-    return error
 
 
 def assert_replay_of(first: httpx.Response, replay: httpx.Response) -> None:

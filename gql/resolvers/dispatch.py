@@ -36,6 +36,7 @@ from db.engine import Database
 from db.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookMessage
 from gql.errors import ValidationError
 from gql.resolvers import clock
+from gql.resolvers.background import BackgroundLoop
 from gql.resolvers.webhooks import SECRET_PREFIX, WebhookPolicy, check_destination
 
 log = logging.getLogger("orders_api.webhooks")
@@ -252,28 +253,20 @@ async def _finish(
         )
 
 
-class Dispatcher:
+class Dispatcher(BackgroundLoop):
     """Runs in every server process: claims and delivers until stopped."""
+
+    name = "webhook-dispatcher"
 
     def __init__(self, db: Database, settings: DispatchSettings, poll_seconds: float = 1.0) -> None:
         self.db = db
         self.settings = settings
         self.poll_seconds = poll_seconds
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
 
     def wake(self) -> None:
         """Look for work now (called after a request enqueued messages)."""
         self._wake.set()
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="webhook-dispatcher")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
 
     async def run_once(self, http: httpx.AsyncClient) -> int:
         ids = await claim(self.db)

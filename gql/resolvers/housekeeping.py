@@ -14,7 +14,6 @@ checked again, in a short write transaction of their own.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
@@ -26,6 +25,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 from db.engine import Database
 from db.models import IdempotencyKey, WebhookDelivery, WebhookMessage
 from gql.resolvers import clock
+from gql.resolvers.background import BackgroundLoop
 
 log = logging.getLogger("orders_api.housekeeping")
 
@@ -113,24 +113,17 @@ async def _in_batches(
             return total
 
 
-class Housekeeper:
+class Housekeeper(BackgroundLoop):
     """Prunes every ``interval`` seconds in the background of a server process. With
-    several workers each one prunes: the deletes are idempotent, so they only share work."""
+    several workers each one prunes: the deletes are idempotent, so a second pass at the
+    same time only repeats the candidate reads."""
+
+    name = "housekeeping"
 
     def __init__(self, db: Database, interval: float, webhook_retention: timedelta) -> None:
         self.db = db
         self.interval = interval
         self.webhook_retention = webhook_retention
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="housekeeping")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
 
     async def _run(self) -> None:
         while True:

@@ -12,7 +12,7 @@ import asyncio
 import base64
 import ipaddress
 import secrets
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -255,22 +255,19 @@ async def _subscribers(session: AsyncSession, tenant_id: str) -> list[WebhookEnd
     )
 
 
-async def subscribed(session: AsyncSession, tenant_id: str) -> bool:
-    return bool(await _subscribers(session, tenant_id))
-
-
 async def enqueue(
     session: AsyncSession,
     tenant_id: str,
-    orders: Sequence[Order],
+    orders: Iterable[Order],
     types: Sequence[str],
     extra: dict[str, Any] | None = None,
 ) -> None:
     """Outbox messages for ``orders`` (each announced as every type in ``types``), written
     in the caller's transaction, with one delivery per subscribed endpoint. Nothing is
-    written when the tenant has no endpoints."""
+    written when the tenant has no endpoints, and ``orders`` is then not even iterated
+    (bulk create passes a generator of stand-ins it need not build)."""
     endpoints = await _subscribers(session, tenant_id)
-    if not endpoints or not orders:
+    if not endpoints:
         return
     messages: list[dict[str, Any]] = []
     deliveries: list[dict[str, Any]] = []
